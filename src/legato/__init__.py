@@ -1,0 +1,99 @@
+"""legato: an orchestrator for data and AI pipelines.
+
+The authoring API is everything importable from here; nothing else is promised::
+
+    import legato as lg
+
+    @lg.asset(retries=lg.Retry(3))
+    def events(): ...
+
+Importing legato loads neither SQLAlchemy nor pydantic: they load when a run starts.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from legato import cache as cache
+from legato.definitions.asset import AssetDefinition as AssetDefinition
+from legato.definitions.asset import asset as asset
+from legato.definitions.definitions import Definitions as Definitions
+from legato.definitions.flow import FlowDefinition as FlowDefinition
+from legato.definitions.flow import flow as flow
+from legato.definitions.options import Retry as Retry
+from legato.definitions.options import last_good as last_good
+from legato.definitions.task import StepFuture as StepFuture
+from legato.definitions.task import TaskDefinition as TaskDefinition
+from legato.definitions.task import task as task
+from legato.engine.context import StepContext as StepContext
+from legato.errors import DefinitionError as DefinitionError
+from legato.errors import LegatoError as LegatoError
+from legato.errors import ParamsError as ParamsError
+from legato.errors import RunCanceled as RunCanceled
+from legato.errors import RunNotFoundError as RunNotFoundError
+from legato.errors import SchemaVersionError as SchemaVersionError
+from legato.errors import SelectionError as SelectionError
+from legato.errors import SettingsError as SettingsError
+from legato.errors import StepFailed as StepFailed
+from legato.errors import StoreError as StoreError
+from legato.errors import ValueStoreError as ValueStoreError
+
+if TYPE_CHECKING:
+    from legato.api import load, materialize, run
+    from legato.engine.results import RunResult, StepResult
+    from legato.settings import Settings
+
+__version__ = "0.1.0.dev0"
+
+_LAZY = {
+    "run": "legato.api",
+    "materialize": "legato.api",
+    "load": "legato.api",
+    "RunResult": "legato.engine.results",
+    "StepResult": "legato.engine.results",
+    "Settings": "legato.settings",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Names whose modules need SQLAlchemy or pydantic load on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'legato' has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = [
+    "AssetDefinition",
+    "DefinitionError",
+    "Definitions",
+    "FlowDefinition",
+    "LegatoError",
+    "ParamsError",
+    "Retry",
+    "RunCanceled",
+    "RunNotFoundError",
+    "RunResult",
+    "SchemaVersionError",
+    "SelectionError",
+    "Settings",
+    "SettingsError",
+    "StepContext",
+    "StepFailed",
+    "StepFuture",
+    "StepResult",
+    "StoreError",
+    "TaskDefinition",
+    "ValueStoreError",
+    "__version__",
+    "asset",
+    "cache",
+    "flow",
+    "last_good",
+    "load",
+    "materialize",
+    "run",
+    "task",
+]

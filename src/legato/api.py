@@ -1,0 +1,53 @@
+"""The public run functions: ``lg.run``, ``lg.materialize``, ``lg.load``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from legato.definitions.asset import AssetDefinition
+from legato.definitions.definitions import Definitions
+from legato.definitions.flow import FlowDefinition
+from legato.definitions.loader import load_definitions
+from legato.definitions.task import TaskDefinition
+from legato.engine.results import RunResult
+from legato.engine.runner import Runner
+from legato.graph.selection import Selection
+from legato.settings import Settings
+
+
+def run(
+    target: FlowDefinition[..., Any] | TaskDefinition[..., Any],
+    /,
+    *,
+    settings: Settings | None = None,
+    **params: Any,
+) -> RunResult:
+    """Run a flow (or a single task) now, in this process, and record it in the store.
+
+    ``params`` are the flow's parameters. The store, executor and limits come from
+    ``settings`` (default: ``LEGATO_*`` variables and ``[tool.legato]``). A failed run
+    returns a result with ``status == "failed"``; it does not raise.
+    """
+    return Runner(settings).run(target, params)
+
+
+def materialize(
+    assets: Definitions | Iterable[AssetDefinition[..., Any]],
+    /,
+    selection: Selection | None = None,
+    *,
+    params: Mapping[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> RunResult:
+    """Materialize ``selection`` (default: all of ``assets``) in dependency order.
+
+    Upstream assets outside the selection give their latest materialization. ``params``
+    reach each step as ``ctx.params``.
+    """
+    return Runner(settings).materialize(assets, selection, params=params)
+
+
+def load(target: str) -> Definitions:
+    """Load definitions from a module name (``pkg.pipelines``) or a file (``flows.py``)."""
+    return load_definitions(target)

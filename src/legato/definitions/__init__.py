@@ -1,0 +1,1 @@
+"""What users write: assets, tasks, flows and the options they take."""

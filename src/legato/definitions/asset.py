@@ -1,0 +1,152 @@
+"""``@lg.asset``: a named, persisted data product and the function that computes it."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Generic, Never, ParamSpec, TypeVar, overload
+
+from legato.definitions.options import CachePolicy, LastGood, Retry
+from legato.definitions.source import SourceLocation, code_version_of, location_of
+from legato.definitions.step_options import STEP_OPTION_NAMES, StepOptions, parse_step_options
+from legato.definitions.validation import (
+    RESERVED_PARAMS,
+    option_error,
+    reject_unknown_options,
+    require_callable,
+    require_name,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AssetDefinition(Generic[P, R]):
+    """An asset: its key, the function computing it, its upstream assets and options.
+
+    Calling it calls the plain function, which keeps assets easy to unit-test.
+    """
+
+    key: str
+    fn: Callable[P, R]
+    inputs: tuple[str, ...]
+    """Upstream assets whose values are passed in, in parameter order."""
+    deps: tuple[str, ...]
+    """Upstream assets that must materialize first, without passing their value."""
+    options: StepOptions
+    description: str | None
+    owner: str | None
+    location: SourceLocation
+    wants_ctx: bool
+    is_async: bool
+
+    @property
+    def upstream(self) -> tuple[str, ...]:
+        return self.inputs + tuple(d for d in self.deps if d not in self.inputs)
+
+    @property
+    def code_version(self) -> str:
+        return self.options.code_version or code_version_of(self.fn)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<asset {self.key}>"
+
+
+_ASSET_OPTIONS = (*STEP_OPTION_NAMES, "deps", "owner", "key")
+
+
+@overload
+def asset(fn: Callable[P, R], /) -> AssetDefinition[P, R]: ...
+
+
+@overload
+def asset(
+    *,
+    key: str | None = None,
+    deps: Iterable[str | AssetDefinition[Any, Any]] = (),
+    retries: Retry | int | None = None,
+    timeout: float | str | None = None,
+    fallback: LastGood | Callable[..., Any] | None = None,
+    cache: CachePolicy | None = None,
+    tags: Iterable[str] | None = None,
+    description: str | None = None,
+    owner: str | None = None,
+    code_version: str | None = None,
+    io: str = "auto",
+    **unknown: Never,
+) -> Callable[[Callable[P, R]], AssetDefinition[P, R]]: ...
+
+
+def asset(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    key: str | None = None,
+    deps: Iterable[str | AssetDefinition[Any, Any]] = (),
+    retries: Retry | int | None = None,
+    timeout: float | str | None = None,
+    fallback: LastGood | Callable[..., Any] | None = None,
+    cache: CachePolicy | None = None,
+    tags: Iterable[str] | None = None,
+    description: str | None = None,
+    owner: str | None = None,
+    code_version: str | None = None,
+    io: str = "auto",
+    **unknown: Never,
+) -> AssetDefinition[P, R] | Callable[[Callable[P, R]], AssetDefinition[P, R]]:
+    """Define an asset. Parameters named after other assets make them upstream."""
+    reject_unknown_options("asset", unknown, _ASSET_OPTIONS)
+
+    def decorate(f: Callable[P, R]) -> AssetDefinition[P, R]:
+        f = require_callable("asset", f)
+        where = location_of(f)
+        asset_key = require_name("asset", key or f.__name__, where)
+        try:
+            options = parse_step_options(
+                retries=retries,
+                timeout=timeout,
+                fallback=fallback,
+                cache=cache,
+                tags=tags,
+                io=io,
+                code_version=code_version,
+                allow_last_good=True,
+            )
+        except ValueError as error:
+            raise option_error("asset", asset_key, where, error) from None
+        inputs: list[str] = []
+        wants_ctx = False
+        for param in inspect.signature(f).parameters.values():
+            if param.name in RESERVED_PARAMS:
+                wants_ctx = True
+            elif param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise option_error(
+                    "asset",
+                    asset_key,
+                    where,
+                    ValueError(f"*{param.name} is not allowed: name each upstream asset"),
+                )
+            else:
+                inputs.append(param.name)
+        dep_keys = tuple(d.key if isinstance(d, AssetDefinition) else str(d) for d in deps)
+        return AssetDefinition(
+            key=asset_key,
+            fn=f,
+            inputs=tuple(inputs),
+            deps=dep_keys,
+            options=options,
+            description=description or inspect.getdoc(f),
+            owner=owner,
+            location=where,
+            wants_ctx=wants_ctx,
+            is_async=inspect.iscoroutinefunction(f),
+        )
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate

@@ -1,0 +1,98 @@
+"""``lg.Definitions``: the assets and flows of a project, gathered and validated at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from legato.definitions.asset import AssetDefinition
+from legato.definitions.flow import FlowDefinition
+from legato.definitions.task import TaskDefinition
+from legato.definitions.validation import did_you_mean
+from legato.errors import DefinitionError, Problem
+from legato.graph.asset_graph import AssetGraph
+
+Definition = AssetDefinition[Any, Any] | FlowDefinition[Any, Any] | TaskDefinition[Any, Any]
+
+
+class Definitions:
+    """Everything a project defines. Raises ``DefinitionError`` listing every problem:
+    duplicate names, missing upstream assets (with a did-you-mean), cycles, non-definitions.
+    """
+
+    __slots__ = ("assets", "flows", "graph", "source", "tasks")
+
+    def __init__(
+        self,
+        assets: Iterable[AssetDefinition[Any, Any]] = (),
+        flows: Iterable[FlowDefinition[Any, Any]] = (),
+        tasks: Iterable[TaskDefinition[Any, Any]] = (),
+        *,
+        source: str | None = None,
+    ) -> None:
+        problems: list[Problem] = []
+        self.assets: dict[str, AssetDefinition[Any, Any]] = {}
+        self.flows: dict[str, FlowDefinition[Any, Any]] = {}
+        self.tasks: dict[str, TaskDefinition[Any, Any]] = {}
+        self.source = source
+        """How these definitions were loaded (``module:pkg.mod`` or ``file:/path.py``)."""
+        for kind, items, table, cls in (
+            ("asset", assets, self.assets, AssetDefinition),
+            ("flow", flows, self.flows, FlowDefinition),
+            ("task", tasks, self.tasks, TaskDefinition),
+        ):
+            for item in items:
+                if not isinstance(item, cls):
+                    problems.append(
+                        Problem(
+                            f"Definitions({kind}s=...) got {item!r}, which is not an "
+                            f"@lg.{kind}; decorate the function with @lg.{kind}"
+                        )
+                    )
+                    continue
+                name = item.key if isinstance(item, AssetDefinition) else item.name
+                previous = table.get(name)
+                if previous is not None and previous is not item:
+                    problems.append(
+                        Problem(
+                            f"two {kind}s are named '{name}' (the other is at "
+                            f"{previous.location}); rename one",
+                            item.location.file,
+                            item.location.line,
+                        )
+                    )
+                    continue
+                table[name] = item
+        self.graph = AssetGraph(self.assets)
+        problems.extend(self.graph.problems)
+        if problems:
+            raise DefinitionError(problems)
+
+    @classmethod
+    def collect(cls, objects: Iterable[object], *, source: str | None = None) -> Definitions:
+        """Gather the definitions found among ``objects`` (e.g. a module's globals)."""
+        assets, flows, tasks = [], [], []
+        seen: set[int] = set()
+        for obj in objects:
+            if id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            if isinstance(obj, AssetDefinition):
+                assets.append(obj)
+            elif isinstance(obj, FlowDefinition):
+                flows.append(obj)
+            elif isinstance(obj, TaskDefinition):
+                tasks.append(obj)
+        return cls(assets, flows, tasks, source=source)
+
+    def flow(self, name: str) -> FlowDefinition[Any, Any]:
+        try:
+            return self.flows[name]
+        except KeyError:
+            raise DefinitionError(
+                f"no flow named '{name}'{did_you_mean(name, self.flows)}",
+                hint=f"defined flows: {', '.join(sorted(self.flows)) or 'none'}",
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<Definitions {len(self.assets)} assets, {len(self.flows)} flows>"

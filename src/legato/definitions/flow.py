@@ -1,0 +1,69 @@
+"""``@lg.flow``: a plain Python function that calls tasks, with loops and branches."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, Never, ParamSpec, TypeVar, overload
+
+from legato.definitions.source import SourceLocation, location_of
+from legato.definitions.validation import reject_unknown_options, require_callable, require_name
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowDefinition(Generic[P, R]):
+    """A flow. ``lg.run(flow, **params)`` runs it durably; calling it directly is a plain
+    call (tasks inside run as steps of the surrounding run, if there is one)."""
+
+    name: str
+    fn: Callable[P, R]
+    description: str | None
+    location: SourceLocation
+    is_async: bool
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<flow {self.name}>"
+
+
+@overload
+def flow(fn: Callable[P, R], /) -> FlowDefinition[P, R]: ...
+
+
+@overload
+def flow(
+    *, name: str | None = None, description: str | None = None, **unknown: Never
+) -> Callable[[Callable[P, R]], FlowDefinition[P, R]]: ...
+
+
+def flow(
+    fn: Callable[P, R] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    **unknown: Never,
+) -> FlowDefinition[P, R] | Callable[[Callable[P, R]], FlowDefinition[P, R]]:
+    """Define a flow: its parameters are the run's parameters."""
+    reject_unknown_options("flow", unknown, ("name", "description"))
+
+    def decorate(f: Callable[P, R]) -> FlowDefinition[P, R]:
+        f = require_callable("flow", f)
+        where = location_of(f)
+        return FlowDefinition(
+            name=require_name("flow", name or f.__name__, where),
+            fn=f,
+            description=description or inspect.getdoc(f),
+            location=where,
+            is_async=inspect.iscoroutinefunction(f),
+        )
+
+    if fn is not None:
+        return decorate(fn)
+    return decorate

@@ -1,0 +1,98 @@
+"""Load a project's definitions from a module (``pkg.pipelines``) or a file (``x.py``)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+
+from legato.definitions.definitions import Definitions
+from legato.errors import DefinitionError, Problem
+
+
+def load_definitions(target: str) -> Definitions:
+    """``target`` is a file path ending in ``.py`` or a dotted module name.
+
+    The module's ``defs`` (a ``Definitions``) is used when present; otherwise every asset,
+    flow and task in its globals is gathered.
+    """
+    if target.endswith(".py") or "/" in target or Path(target).is_file():
+        path = Path(target).resolve()
+        if not path.is_file():
+            raise DefinitionError(f"no such file: {target}", hint="check the path")
+        module = _import_file(path)
+        source = f"file:{path}"
+    else:
+        module = _import_module(target)
+        source = f"module:{target}"
+    found = getattr(module, "defs", None)
+    if isinstance(found, Definitions):
+        found.source = found.source or source
+        return found
+    return Definitions.collect(vars(module).values(), source=source)
+
+
+def load_from_source(source: str) -> Definitions:
+    """Load again from a recorded ``Definitions.source``."""
+    kind, _, target = source.partition(":")
+    return load_definitions(target) if kind in ("module", "file") else load_definitions(source)
+
+
+def _import_module(name: str) -> object:
+    if str(Path.cwd()) not in sys.path and "" not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as error:
+        if error.name and name.startswith(error.name):
+            raise DefinitionError(
+                f"no module named '{name}'",
+                hint="run from the project's folder, or pass a file path instead",
+            ) from None
+        raise _import_failed(name, error) from error
+    except Exception as error:
+        raise _import_failed(name, error) from error
+
+
+def _import_file(path: Path) -> object:
+    name = "legato_user_" + "".join(c if c.isalnum() else "_" for c in str(path.with_suffix("")))
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise DefinitionError(f"cannot import {path}: not a Python file")
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent))
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:
+        del sys.modules[name]
+        raise _import_failed(str(path), error) from error
+    finally:
+        sys.path.remove(str(path.parent))
+    return module
+
+
+def _import_failed(what: str, error: BaseException) -> DefinitionError:
+    frames = traceback.extract_tb(error.__traceback__)
+    user = [f for f in frames if "importlib" not in f.filename and "/legato/" not in f.filename]
+    last = user[-1] if user else (frames[-1] if frames else None)
+    if isinstance(error, SyntaxError):
+        return DefinitionError(
+            [Problem(f"cannot import {what}: SyntaxError: {error.msg}", error.filename,
+                     error.lineno)],
+            hint="fix the syntax error and run again",
+        )
+    return DefinitionError(
+        [
+            Problem(
+                f"cannot import {what}: {type(error).__name__}: {error}",
+                last.filename if last else None,
+                last.lineno if last else None,
+            )
+        ],
+        hint="fix the error in your module (run with --debug for the full traceback)",
+    )

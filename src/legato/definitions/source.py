@@ -1,0 +1,58 @@
+"""Where a definition was written, and the version of its code."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
+
+_code_versions: dict[object, str] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLocation:
+    file: str | None
+    line: int | None
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}" if self.file else "<unknown>"
+
+
+def location_of(fn: Callable[..., Any]) -> SourceLocation:
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return SourceLocation(None, None)
+    return SourceLocation(code.co_filename, code.co_firstlineno)
+
+
+def caller_location(depth: int = 2) -> SourceLocation:
+    """The file and line of the user code that called the public function."""
+    frame: FrameType | None = sys._getframe(depth)
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("legato."):
+        frame = frame.f_back
+    if frame is None:
+        return SourceLocation(None, None)
+    return SourceLocation(frame.f_code.co_filename, frame.f_lineno)
+
+
+def code_version_of(fn: Callable[..., Any]) -> str:
+    """A short hash of the function's source (its bytecode when the source is unavailable).
+
+    Computed on first use and remembered, so that defining ten thousand assets never reads
+    ten thousand source files.
+    """
+    cached = _code_versions.get(fn)
+    if cached is not None:
+        return cached
+    try:
+        text = inspect.getsource(fn).encode()
+    except (OSError, TypeError):
+        code = getattr(fn, "__code__", None)
+        text = repr((code.co_code, code.co_consts, code.co_names) if code else fn).encode()
+    version = hashlib.sha256(text).hexdigest()[:12]
+    _code_versions[fn] = version
+    return version

@@ -1,0 +1,1 @@
+"""Runs flows and asset selections: steps, attempts, retries, fallbacks, caching."""

@@ -1,0 +1,133 @@
+"""Run a selection of assets: each starts once all its upstream assets are settled.
+
+Upstream assets outside the selection give their latest materialization. When an upstream
+failed, a downstream asset is skipped with the reason, or, with ``fallback=lg.last_good``,
+serves its last good value; independent branches carry on."""
+
+from __future__ import annotations
+
+from collections import deque
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from typing import Any
+
+from legato.definitions.asset import AssetDefinition
+from legato.definitions.options import LastGood
+from legato.engine.session import RunSession, StepOutcome, StepSpec
+from legato.engine.step_runner import run_step, settle
+from legato.errors import SelectionError
+from legato.graph.asset_graph import AssetGraph
+from legato.store.records import StepStatus
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalInput:
+    """An upstream asset outside the selection: its latest materialization."""
+
+    value: Any
+    materialization_id: str
+
+
+def asset_spec(asset: AssetDefinition[Any, Any], upstream: tuple[str, ...]) -> StepSpec:
+    return StepSpec(
+        key=asset.key, name=asset.key, kind="asset", fn=asset.fn, options=asset.options,
+        wants_ctx=asset.wants_ctx, is_async=asset.is_async, upstream=upstream,
+        code_version=lambda: asset.code_version, tags=asset.options.tags,
+    )
+
+
+def missing_inputs(session: RunSession, graph: AssetGraph, keys: list[str]) -> list[str]:
+    """Upstream assets outside the selection that were never materialized."""
+    selected = set(keys)
+    outside = {up for key in keys for up in graph.upstream[key] if up not in selected}
+    return sorted(up for up in outside if session.store.latest_materialization(up) is None)
+
+
+def load_external(session: RunSession, graph: AssetGraph, keys: list[str]) -> dict[str,
+                                                                                  ExternalInput]:
+    selected = set(keys)
+    loaded: dict[str, ExternalInput] = {}
+    for key in keys:
+        for up in graph.upstream[key]:
+            if up in selected or up in loaded:
+                continue
+            record = session.store.latest_materialization(up)
+            stored = session.store.get_value(record.value_id) if record else None
+            if record is None or stored is None:
+                raise SelectionError(
+                    f"asset '{key}' needs '{up}', which has never been materialized",
+                    hint=f"add it to the selection, e.g. '*{key}' for {key} and everything "
+                    "upstream of it",
+                )
+            loaded[up] = ExternalInput(session.values.get(stored), record.materialization_id)
+    return loaded
+
+
+def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
+    selected = set(keys)
+    external = load_external(session, graph, keys)
+    waiting = {k: {up for up in graph.upstream[k] if up in selected} for k in keys}
+    ready: deque[str] = deque(k for k in keys if not waiting[k])
+    running: dict[Future[StepOutcome], str] = {}
+
+    def settled(key: str) -> None:
+        for down in graph.downstream[key]:
+            if down not in selected:
+                continue
+            waiting[down].discard(key)
+            if waiting[down]:
+                continue
+            blocked = [up for up in graph.upstream[down]
+                       if up in selected and not session.outcomes[up].ok]
+            if not blocked:
+                ready.append(down)
+                continue
+            asset = graph.assets[down]
+            spec = asset_spec(asset, tuple(u for u in graph.upstream[down] if u in selected))
+            first = blocked[0]
+            reason = f"upstream '{first}' {session.outcomes[first].status}"
+            status = (StepStatus.FALLBACK if isinstance(asset.options.fallback, LastGood)
+                      else StepStatus.SKIPPED)
+            if session.canceled.is_set():
+                status, reason = StepStatus.CANCELED, "the run was canceled"
+            settle(session, spec, status, reason=reason, seq=session.next_seq())
+            settled(down)
+
+    def start(key: str) -> Future[StepOutcome]:
+        asset = graph.assets[key]
+        args: list[Any] = []
+        fallback_inputs: set[str] = set()
+        upstream_ids: dict[str, Any] = {}
+        for up in graph.upstream[key]:
+            if up in external:
+                value, upstream_ids[up] = external[up].value, external[up].materialization_id
+            else:
+                outcome = session.outcomes[up]
+                value, upstream_ids[up] = outcome.value, outcome.value_id
+                if outcome.status == StepStatus.FALLBACK:
+                    fallback_inputs.add(up)
+            if up in asset.inputs:
+                args.append(value)
+        spec = asset_spec(asset, tuple(u for u in graph.upstream[key] if u in selected))
+        return session.executor.start_lane(lambda: run_step(
+            session, spec, tuple(args), {}, fallback_inputs=frozenset(fallback_inputs),
+            materialize=upstream_ids))
+
+    while ready or running:
+        while ready:
+            key = ready.popleft()
+            if session.canceled.is_set():
+                spec = asset_spec(graph.assets[key], ())
+                settle(session, spec, StepStatus.CANCELED, reason="the run was canceled",
+                       seq=session.next_seq())
+                settled(key)
+                continue
+            running[start(key)] = key
+        if not running:
+            break
+        done, _ = wait(running, timeout=None if not session.canceled.is_set() else 0.5,
+                       return_when=FIRST_COMPLETED)
+        for future in done:
+            key = running.pop(future)
+            future.result()  # an engine or store error stops the run here
+            settled(key)

@@ -1,0 +1,120 @@
+"""Capture what a step prints and logs, per attempt, even with many steps in threads.
+
+``sys.stdout``/``sys.stderr`` are replaced (once per run) by routers that send each write
+to the capture of the step running in the current context, or through unchanged. A logging
+handler does the same for log records.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextvars import ContextVar
+from typing import TextIO
+
+from legato.engine.context import STEP_LOGGER
+
+Line = tuple[float, str, int, str]  # at, stream, level, message
+
+_current: ContextVar[Capture | None] = ContextVar("legato_capture", default=None)
+
+
+class Capture:
+    __slots__ = ("_partial", "lines")
+
+    def __init__(self) -> None:
+        self.lines: list[Line] = []
+        self._partial: dict[str, str] = {}
+
+    def write(self, stream: str, text: str) -> None:
+        text = self._partial.pop(stream, "") + text
+        *complete, rest = text.split("\n")
+        now = time.time()
+        level = logging.ERROR if stream == "stderr" else logging.INFO
+        self.lines.extend((now, stream, level, line) for line in complete)
+        if rest:
+            self._partial[stream] = rest
+
+    def finish(self) -> list[Line]:
+        for stream, rest in self._partial.items():
+            self.lines.append((time.time(), stream, logging.INFO, rest))
+        self._partial.clear()
+        return self.lines
+
+
+class _Router:
+    def __init__(self, stream: str, target: TextIO) -> None:
+        self._stream = stream
+        self.target = target
+
+    def write(self, text: str) -> int:
+        capture = _current.get()
+        if capture is None:
+            return self.target.write(text)
+        capture.write(self._stream, text)
+        return len(text)
+
+    def flush(self) -> None:
+        if _current.get() is None:
+            self.target.flush()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.target, name)
+
+
+class _Handler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        capture = _current.get()
+        if capture is not None:
+            try:
+                message = self.format(record)
+            except Exception:
+                message = str(record.msg)
+            capture.lines.append((record.created, "log", record.levelno, message))
+
+
+_handler = _Handler()
+_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+_install_lock = threading.Lock()
+_installed = 0
+_saved: tuple[TextIO, TextIO] | None = None
+
+
+@contextlib.contextmanager
+def routing() -> Iterator[None]:
+    """Route output to step captures while a run is in progress (nestable)."""
+    global _installed, _saved
+    with _install_lock:
+        if _installed == 0:
+            _saved = (sys.stdout, sys.stderr)
+            sys.stdout = _Router("stdout", sys.stdout)  # type: ignore[assignment]
+            sys.stderr = _Router("stderr", sys.stderr)  # type: ignore[assignment]
+            logging.getLogger().addHandler(_handler)
+            step_logger = logging.getLogger(STEP_LOGGER)
+            step_logger.setLevel(logging.INFO)
+            step_logger.propagate = False
+            step_logger.addHandler(_handler)
+        _installed += 1
+    try:
+        yield
+    finally:
+        with _install_lock:
+            _installed -= 1
+            if _installed == 0 and _saved is not None:
+                sys.stdout, sys.stderr = _saved
+                logging.getLogger().removeHandler(_handler)
+                logging.getLogger(STEP_LOGGER).removeHandler(_handler)
+
+
+@contextlib.contextmanager
+def capturing() -> Iterator[Capture]:
+    capture = Capture()
+    token = _current.set(capture)
+    try:
+        yield capture
+    finally:
+        _current.reset(token)

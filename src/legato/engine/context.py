@@ -1,0 +1,36 @@
+"""``ctx``: what a step's function receives when it has a parameter named ``ctx``."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+STEP_LOGGER = "legato.step"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepContext:
+    """Plain data, so that it can travel to a worker process."""
+
+    run_id: str
+    step_key: str
+    attempt: int
+    params: dict[str, Any] = field(default_factory=dict)
+    """The run's parameters (``legato run ... --param k=v``)."""
+    fallback_inputs: frozenset[str] = frozenset()
+    """Inputs whose value is a fallback (an older, last good value), not fresh."""
+    partition_key: str | None = None
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable for this step across attempts: use it for side effects in other systems."""
+        return f"{self.run_id}:{self.step_key}"
+
+    @property
+    def log(self) -> logging.Logger:
+        """A logger whose records are stored with this attempt's logs (INFO and up)."""
+        return logging.getLogger(STEP_LOGGER)
+
+    def is_fallback(self, name: str) -> bool:
+        return name in self.fallback_inputs

@@ -1,0 +1,116 @@
+"""Run a flow: its body runs as ordinary Python; each task call becomes a step.
+
+A direct call runs the step in the calling thread and returns its value (or raises
+``StepFailed``). ``submit`` and ``map`` run steps in the executor's lanes and return
+futures; a future passed to another task is waited for, and a failed one skips that task.
+Step keys follow call order: ``fetch``, ``fetch-2``, ...; ``fetch[0]``, ``fetch[1]`` for
+the items of a map."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
+
+from legato.definitions.task import StepFuture, TaskDefinition
+from legato.engine.session import RunSession, StepSpec
+from legato.engine.step_runner import run_step, settle
+from legato.errors import RunCanceled, StepFailed
+from legato.store.records import StepStatus
+
+
+def task_spec(task: TaskDefinition[Any, Any], key: str, upstream: tuple[str, ...]) -> StepSpec:
+    return StepSpec(
+        key=key, name=task.name, kind="task", fn=task.fn, options=task.options,
+        wants_ctx=task.wants_ctx, is_async=task.is_async, upstream=upstream,
+        code_version=lambda: task.code_version, tags=task.options.tags,
+    )
+
+
+class FlowRunner:
+    """The engine side of ``legato.definitions.runtime.FlowRuntime``."""
+
+    def __init__(self, session: RunSession) -> None:
+        self.session = session
+        self._calls: defaultdict[str, int] = defaultdict(int)
+        self._lock = threading.Lock()
+        self.futures: list[StepFuture[Any]] = []
+
+    def _next_key(self, name: str) -> str:
+        with self._lock:
+            self._calls[name] += 1
+            count = self._calls[name]
+        return name if count == 1 else f"{name}-{count}"
+
+    def _resolve(self, value: Any, upstream: list[str]) -> Any:
+        if isinstance(value, StepFuture):
+            upstream.append(value.step_key)
+            return value.result()
+        if type(value) in (list, tuple) and any(isinstance(v, StepFuture) for v in value):
+            return type(value)(self._resolve(v, upstream) for v in value)
+        if type(value) is dict and any(isinstance(v, StepFuture) for v in value.values()):
+            return {k: self._resolve(v, upstream) for k, v in value.items()}
+        return value
+
+    def _run(self, task: TaskDefinition[Any, Any], key: str, args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> Any:
+        session = self.session
+        if session.canceled.is_set():
+            raise RunCanceled("the run was canceled")
+        upstream: list[str] = []
+        try:
+            args = tuple(self._resolve(a, upstream) for a in args)
+            kwargs = {k: self._resolve(v, upstream) for k, v in kwargs.items()}
+        except StepFailed as failed:
+            spec = task_spec(task, key, tuple(upstream))
+            settle(session, spec, StepStatus.SKIPPED, seq=session.next_seq(),
+                   reason=f"upstream '{failed.step_key}' did not succeed")
+            raise StepFailed(key, f"skipped: upstream '{failed.step_key}' did not succeed") \
+                from None
+        outcome = run_step(session, task_spec(task, key, tuple(upstream)), args, kwargs)
+        if outcome.ok:
+            return outcome.value
+        if outcome.status == StepStatus.CANCELED:
+            raise RunCanceled("the run was canceled")
+        raise StepFailed(key, outcome.error or outcome.reason or str(outcome.status))
+
+    def call(self, task: TaskDefinition[Any, Any], args: tuple[Any, ...],
+             kwargs: dict[str, Any]) -> Any:
+        return self._run(task, self._next_key(task.name), args, kwargs)
+
+    async def call_async(self, task: TaskDefinition[Any, Any], args: tuple[Any, ...],
+                         kwargs: dict[str, Any]) -> Any:
+        key = self._next_key(task.name)
+        return await asyncio.to_thread(self._run, task, key, args, kwargs)
+
+    def _start(self, task: TaskDefinition[Any, Any], key: str, args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> StepFuture[Any]:
+        future = StepFuture(key, self.session.executor.start_lane(
+            lambda: self._run(task, key, args, kwargs)))
+        with self._lock:
+            self.futures.append(future)
+        return future
+
+    def submit(self, task: TaskDefinition[Any, Any], args: tuple[Any, ...],
+               kwargs: dict[str, Any]) -> StepFuture[Any]:
+        return self._start(task, self._next_key(task.name), args, kwargs)
+
+    def map(self, task: TaskDefinition[Any, Any], iterables: tuple[Iterable[Any], ...],
+            kwargs: dict[str, Any]) -> list[StepFuture[Any]]:
+        base = self._next_key(task.name)
+        return [self._start(task, f"{base}[{i}]", tuple(items), kwargs)
+                for i, items in enumerate(zip(*iterables, strict=True))]
+
+    def unobserved_failures(self) -> list[str]:
+        """Wait for every submitted step; the keys of those that failed without the flow
+        ever looking at their result."""
+        with self._lock:
+            futures = list(self.futures)
+        failed = []
+        for future in futures:
+            seen = future.observed
+            if future.exception() is not None and not seen:
+                failed.append(future.step_key)
+        return failed

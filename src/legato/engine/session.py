@@ -1,0 +1,130 @@
+"""One run in progress: its id, store, executor, limits, cancel flag and step results.
+
+Everything the run learns goes through ``record`` to the store's transition gate, and from
+there to the observer (the CLI's live display)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from legato.definitions.step_options import StepOptions
+from legato.engine.limits import TagLimits
+from legato.engine.results import StepResult
+from legato.executors.base import Executor
+from legato.store.records import Event, LogLine, StepStatus, StoredValue
+from legato.store.sql_store import SqlStore
+from legato.values.value_store import ValueStore
+
+Observer = Callable[[Event], None]
+
+
+def new_run_id() -> str:
+    """Sortable by creation time, unique across processes: 11 hex digits of milliseconds and
+    5 random ones."""
+    return f"{int(time.time() * 1000):011x}{secrets.randbits(20):05x}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepSpec:
+    """One step to run: what it is, its function, and the keys of the steps it waits for."""
+
+    key: str
+    name: str
+    kind: str  # asset | task
+    fn: Callable[..., Any]
+    options: StepOptions
+    wants_ctx: bool
+    is_async: bool
+    upstream: tuple[str, ...] = ()
+    code_version: Callable[[], str] = lambda: ""
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(slots=True, kw_only=True)
+class StepOutcome:
+    status: StepStatus
+    value: Any = None
+    value_id: str | None = None
+    materialization_id: str | None = None
+    attempts: int = 0
+    error: str | None = None
+    reason: str | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status in (StepStatus.SUCCEEDED, StepStatus.CACHED, StepStatus.FALLBACK)
+
+
+class RunSession:
+    def __init__(
+        self,
+        *,
+        store: SqlStore,
+        values: ValueStore,
+        executor: Executor,
+        tag_limits: dict[str, int],
+        params: dict[str, Any],
+        observer: Observer | None = None,
+        run_id: str | None = None,
+    ) -> None:
+        self.run_id = run_id or new_run_id()
+        self.store = store
+        self.values = values
+        self.executor = executor
+        self.limits = TagLimits(tag_limits)
+        self.params = params
+        self.observer = observer
+        self.canceled = threading.Event()
+        self.outcomes: dict[str, StepOutcome] = {}
+        self._seq = itertools.count()
+        self._lock = threading.Lock()
+        self.pid = os.getpid()
+
+    def next_seq(self) -> int:
+        return next(self._seq)
+
+    def record(
+        self,
+        batch: Sequence[Event],
+        *,
+        values: Sequence[StoredValue] = (),
+        log_lines: Sequence[LogLine] = (),
+    ) -> None:
+        self.store.commit(batch, values=values, log_lines=log_lines)
+        if self.observer is not None:
+            for item in batch:
+                self.observer(item)
+
+    def defer(self, event: Event) -> None:
+        self.store.defer(event)
+        if self.observer is not None:
+            self.observer(event)
+
+    def event(self, event_kind: str, step_key: str | None = None, attempt: int | None = None,
+              **data: Any) -> Event:
+        return Event(self.run_id, step_key, attempt, event_kind, time.time(), data)
+
+    def finish_step(self, key: str, outcome: StepOutcome) -> None:
+        with self._lock:
+            self.outcomes[key] = outcome
+
+    def step_results(self) -> dict[str, StepResult]:
+        with self._lock:
+            items = list(self.outcomes.items())
+        return {
+            key: StepResult(
+                key=key, status=o.status, attempts=o.attempts, error=o.error, reason=o.reason,
+                duration=None if o.started_at is None or o.ended_at is None
+                else o.ended_at - o.started_at,
+            )
+            for key, o in items
+        }

@@ -1,0 +1,241 @@
+"""Run one step to its end: cache lookup, attempts with retries and timeouts, storing the
+value, fallbacks. Each attempt's start is deferred to the commit that ends it, so a step
+costs one commit; its success is committed before this function returns, and so before any
+downstream step can start."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import pickle
+import random
+import time
+from typing import Any
+
+from legato.definitions.options import LastGood
+from legato.engine.capture import Line
+from legato.engine.context import StepContext
+from legato.engine.session import RunSession, StepOutcome, StepSpec
+from legato.errors import ValueStoreError
+from legato.executors.base import BodyCall, BodyResult, describe
+from legato.store.records import Event, LogLine, StepStatus
+
+_rng = random.Random()
+
+
+def _step_data(session: RunSession, spec: StepSpec, seq: int) -> dict[str, Any]:
+    return {"name": spec.name, "kind": spec.kind, "seq": seq, "upstream": list(spec.upstream),
+            "tags": list(spec.tags)}
+
+
+def _log_lines(session: RunSession, key: str, attempt: int, lines: list[Line]) -> list[LogLine]:
+    return [LogLine(session.run_id, key, attempt, at, stream, level, message)
+            for at, stream, level, message in lines]
+
+
+def cache_key(spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
+    """Hash of the code version and the inputs; None when the inputs cannot be hashed."""
+    try:
+        blob = json.dumps([args, kwargs], sort_keys=True, separators=(",", ":")).encode()
+    except (TypeError, ValueError):
+        try:
+            blob = pickle.dumps((args, sorted(kwargs.items())), protocol=4)
+        except Exception:
+            return None
+    digest = hashlib.sha256(spec.code_version().encode() + b"\0" + blob)
+    return digest.hexdigest()[:40]
+
+
+def run_step(
+    session: RunSession,
+    spec: StepSpec,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    fallback_inputs: frozenset[str] = frozenset(),
+    materialize: dict[str, Any] | None = None,
+) -> StepOutcome:
+    """``materialize`` (for assets) holds the upstream materialization ids to record."""
+    seq = session.next_seq()
+    data = _step_data(session, spec, seq)
+    key = spec.key
+    if session.canceled.is_set():
+        return settle(session, spec, StepStatus.CANCELED, reason="the run was canceled",
+                      seq=seq)
+    options = spec.options
+    ckey = cache_key(spec, args, kwargs) if options.cache is not None else None
+    if ckey is not None:
+        not_before = (time.time() - options.cache.expires_after  # type: ignore[union-attr]
+                      if options.cache.expires_after is not None else None)  # type: ignore[union-attr]
+        hit = session.store.find_cached(ckey, not_before)
+        if hit is not None:
+            stored = session.store.get_value(hit[1])
+            if stored is not None:
+                try:
+                    value = session.values.get(stored)
+                except ValueStoreError:
+                    pass  # the cached value is gone or damaged: run the step again
+                else:
+                    outcome = settle(session, spec, StepStatus.CACHED, value=value,
+                                     value_id=stored.value_id, seq=seq, cache_key=ckey,
+                                     reason=f"reused the result of run {hit[0]}")
+                    return outcome
+    retry = options.retry
+    started = time.time()
+    last: BodyResult | None = None
+    attempt = 0
+    with session.limits.hold(spec.tags):
+        for attempt in range(1, retry.max_attempts + 1):
+            if session.canceled.is_set():
+                break
+            session.defer(Event(session.run_id, key, attempt, "step_started", time.time(), data))
+            call_args = args
+            call_kwargs = kwargs
+            if spec.wants_ctx:
+                call_kwargs = {**kwargs, "ctx": StepContext(
+                    run_id=session.run_id, step_key=key, attempt=attempt,
+                    params=session.params, fallback_inputs=fallback_inputs)}
+            last = session.executor.run_body(BodyCall(
+                fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
+                timeout=options.timeout))
+            lines = _log_lines(session, key, attempt, last.lines)
+            if last.ok:
+                try:
+                    return _succeed(session, spec, attempt, last.value, lines, ckey,
+                                    started, materialize)
+                except ValueStoreError as error:
+                    last = BodyResult(ok=False, error=error, retryable=False,
+                                      error_text=f"{error}" + (f" ({error.hint})"
+                                                               if error.hint else ""))
+            final = (attempt == retry.max_attempts or not last.retryable
+                     or session.canceled.is_set())
+            has_fallback = options.fallback is not None
+            nxt = "retry" if not final else ("fallback" if has_fallback else "fail")
+            delay = retry.delay(attempt, _rng) if not final else 0.0
+            batch = [Event(session.run_id, key, attempt, "step_failed", time.time(), {
+                "error": last.error_text, "traceback": last.traceback,
+                "will_retry": nxt == "retry", "next": nxt, "retry_in": round(delay, 3)})]
+            if final:
+                if has_fallback and not session.canceled.is_set():
+                    return _fall_back(session, spec, args, kwargs, attempt, batch, lines,
+                                      last, seq, started)
+                session.record(batch, log_lines=lines)
+                break
+            session.record(batch, log_lines=lines)
+            if delay and session.canceled.wait(delay):
+                break
+    if session.canceled.is_set():
+        return settle(session, spec, StepStatus.CANCELED, reason="the run was canceled",
+                      seq=seq, attempts=attempt)
+    outcome = StepOutcome(status=StepStatus.FAILED, attempts=attempt,
+                          error=last.error_text if last else None, started_at=started,
+                          ended_at=time.time())
+    session.finish_step(key, outcome)
+    return outcome
+
+
+def _succeed(session: RunSession, spec: StepSpec, attempt: int, value: Any,
+             lines: list[LogLine], ckey: str | None, started: float,
+             materialize: dict[str, Any] | None) -> StepOutcome:
+    value_id = f"{session.run_id}/{spec.key}"
+    stored, info = session.values.put(value_id, value, spec.options.io)
+    now = time.time()
+    batch = [Event(session.run_id, spec.key, attempt, "step_succeeded", now,
+                   {"value_id": value_id, "cache_key": ckey})]
+    materialization_id = None
+    if materialize is not None:
+        materialization_id = value_id
+        batch.append(Event(session.run_id, spec.key, attempt, "asset_materialized", now, {
+            "materialization_id": materialization_id, "asset_key": spec.name,
+            "code_version": spec.code_version(), "data_version": stored.digest[:16],
+            "value_id": value_id, "upstream": materialize, "row_count": info.row_count,
+            "columns": info.columns}))
+    session.record(batch, values=[stored], log_lines=lines)
+    outcome = StepOutcome(status=StepStatus.SUCCEEDED, value=value, value_id=value_id,
+                          materialization_id=materialization_id, attempts=attempt,
+                          started_at=started, ended_at=now)
+    session.finish_step(spec.key, outcome)
+    return outcome
+
+
+def _fall_back(session: RunSession, spec: StepSpec, args: tuple[Any, ...],
+               kwargs: dict[str, Any], attempt: int, batch: list[Event],
+               lines: list[LogLine], last: BodyResult, seq: int,
+               started: float) -> StepOutcome:
+    fallback = spec.options.fallback
+    failure = f"failed after {attempt} attempt{'s' if attempt > 1 else ''}: {last.error_text}"
+    if isinstance(fallback, LastGood):
+        return settle(session, spec, StepStatus.FALLBACK, reason=failure, seq=seq,
+                      attempts=attempt, pre=batch, log_lines=lines, started=started)
+    assert fallback is not None
+    try:
+        value = fallback(*args, **kwargs)
+        value_id = f"{session.run_id}/{spec.key}"
+        stored, _ = session.values.put(value_id, value, spec.options.io)
+    except Exception as error:
+        session.record([*batch[:-1], Event(
+            session.run_id, spec.key, attempt, "step_failed", time.time(),
+            {**batch[-1].data, "next": "fail", "error":
+             f"{last.error_text}; then its fallback failed: {describe(error)}"})],
+            log_lines=lines)
+        outcome = StepOutcome(status=StepStatus.FAILED, attempts=attempt, started_at=started,
+                              error=f"{last.error_text}; fallback failed: {describe(error)}",
+                              ended_at=time.time())
+        session.finish_step(spec.key, outcome)
+        return outcome
+    return settle(session, spec, StepStatus.FALLBACK, value=value, value_id=stored.value_id,
+                  reason=f"{failure}; used the fallback {getattr(fallback, '__name__', '')}",
+                  seq=seq, attempts=attempt, pre=batch, log_lines=lines, stored=[stored],
+                  started=started)
+
+
+def settle(
+    session: RunSession,
+    spec: StepSpec,
+    status: StepStatus,
+    *,
+    seq: int,
+    reason: str | None = None,
+    value: Any = None,
+    value_id: str | None = None,
+    cache_key: str | None = None,
+    attempts: int = 0,
+    pre: list[Event] | None = None,
+    log_lines: list[LogLine] | None = None,
+    stored: list[Any] | None = None,
+    started: float | None = None,
+) -> StepOutcome:
+    """End a step without a (further) successful attempt: skipped, canceled, cached, or a
+    fallback. A ``last_good`` fallback loads the asset's previous materialization."""
+    if status == StepStatus.FALLBACK and value_id is None:
+        previous = session.store.latest_materialization(spec.name)
+        loaded = None
+        if previous is not None:
+            record = session.store.get_value(previous.value_id)
+            if record is not None:
+                try:
+                    loaded = (session.values.get(record), record.value_id)
+                except ValueStoreError:
+                    loaded = None
+        if loaded is None:
+            status = StepStatus.FAILED if pre else StepStatus.SKIPPED
+            reason = f"{reason}; no earlier good value to fall back to"
+        else:
+            value, value_id = loaded
+            reason = f"{reason}; serving the last good value from run {previous.run_id}"  # type: ignore[union-attr]
+    now = time.time()
+    data = {**_step_data(session, spec, seq), "reason": reason, "value_id": value_id,
+            "cache_key": cache_key, "started_at": started or now}
+    events = list(pre or [])
+    if status == StepStatus.FAILED and events:
+        events[-1] = Event(events[-1].run_id, events[-1].step_key, events[-1].attempt,
+                           events[-1].kind, events[-1].at, {**events[-1].data, "next": "fail"})
+    else:
+        events.append(Event(session.run_id, spec.key, attempts or None, f"step_{status}", now,
+                            data))
+    session.record(events, values=stored or (), log_lines=log_lines or ())
+    outcome = StepOutcome(status=status, value=value, value_id=value_id, attempts=attempts,
+                          reason=reason, started_at=started, ended_at=now,
+                          error=(pre[-1].data.get("error") if pre else None))
+    session.finish_step(spec.key, outcome)
+    return outcome

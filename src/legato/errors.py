@@ -1,0 +1,106 @@
+"""Every error legato raises on purpose.
+
+The tree, so that callers can catch as narrowly as they like::
+
+    LegatoError
+    ├── DefinitionError        definitions are invalid: a cycle, a missing upstream, ...
+    ├── SettingsError          a setting has a bad value
+    ├── StoreError             the store cannot be opened, read or written
+    │   └── SchemaVersionError the database was written by a newer legato
+    ├── RunNotFoundError       no run (or no unique run) has that id
+    ├── ParamsError            a run's parameters do not fit the flow's signature
+    ├── SelectionError         an asset selection names nothing, or something unknown
+    ├── ValueStoreError        a step's value cannot be stored or loaded
+    ├── StepFailed             a task called inside a flow failed for good
+    ├── RunCanceled            a run was canceled (Ctrl-C, or cancel())
+    └── StaleData              (later: the read guard) data is too old or not servable
+
+Messages name the thing, the rule that was broken and how to fix it. User code's own
+exceptions are never wrapped in these except at one boundary: a failed task call inside a
+flow raises ``StepFailed`` whose ``__cause__`` is the original exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class LegatoError(Exception):
+    """Root of every error legato raises on purpose."""
+
+    hint: str | None = None
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with the definitions, with where it was written."""
+
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}: " if self.file and self.line else ""
+        return f"{where}{self.message}"
+
+
+class DefinitionError(LegatoError):
+    """The definitions cannot be loaded: one entry in ``problems`` per problem found."""
+
+    def __init__(self, problems: Sequence[Problem] | str, *, hint: str | None = None) -> None:
+        if isinstance(problems, str):
+            problems = [Problem(problems)]
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        if len(self.problems) == 1:
+            message = str(self.problems[0])
+        else:
+            lines = "\n".join(f"  - {p}" for p in self.problems)
+            message = f"{len(self.problems)} problems in the definitions:\n{lines}"
+        super().__init__(message, hint=hint)
+
+
+class SettingsError(LegatoError):
+    """A setting (environment variable or ``[tool.legato]``) has a bad value."""
+
+
+class StoreError(LegatoError):
+    """The store cannot be opened, read or written."""
+
+
+class SchemaVersionError(StoreError):
+    """The database was written by a newer version of legato; it is never migrated down."""
+
+
+class RunNotFoundError(LegatoError):
+    """No run, or more than one run, matches the given id."""
+
+
+class ParamsError(LegatoError):
+    """A run's parameters do not fit the flow's signature."""
+
+
+class SelectionError(LegatoError):
+    """An asset selection is empty or names an unknown asset."""
+
+
+class ValueStoreError(LegatoError):
+    """A step's value cannot be serialized, stored or loaded."""
+
+
+class StepFailed(LegatoError):
+    """A task called inside a flow failed for good; ``__cause__`` holds its exception."""
+
+    def __init__(self, step_key: str, error: str) -> None:
+        self.step_key = step_key
+        self.error = error
+        super().__init__(f"step '{step_key}' failed: {error}")
+
+
+class RunCanceled(LegatoError):
+    """The run was canceled before it finished."""

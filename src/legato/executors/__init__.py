@@ -1,0 +1,1 @@
+"""Where step bodies run: inline (debugging), threads (default), processes."""

@@ -1,0 +1,107 @@
+"""The executor port: run one attempt's body, and run orchestration lanes concurrently.
+
+An executor has two jobs. ``start_lane`` runs a piece of the engine's own work (a whole
+step with its retries) concurrently with others. ``run_body`` runs one attempt of a
+user function, capturing its output, within its timeout. Capability flags say what an
+executor can do, so the engine can explain what it cannot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+from legato.engine.capture import Line, capturing
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BodyCall:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    is_async: bool
+    timeout: float | None
+
+
+@dataclass(slots=True, kw_only=True)
+class BodyResult:
+    ok: bool
+    value: Any = None
+    error: BaseException | None = None
+    error_text: str | None = None
+    traceback: str | None = None
+    retryable: bool = True
+    lines: list[Line] = field(default_factory=list)
+
+
+class StepTimeout(Exception):
+    """An attempt ran past its timeout."""
+
+
+class Executor(Protocol):
+    name: ClassVar[str]
+    kills_on_timeout: ClassVar[bool]
+    """True when a timed-out body is stopped; False when it is abandoned and left to end."""
+
+    def start_lane(self, work: Callable[[], Any]) -> Future[Any]: ...
+
+    def run_body(self, call: BodyCall) -> BodyResult: ...
+
+    def close(self, *, cancel: bool = False) -> None: ...
+
+
+def describe(error: BaseException) -> str:
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def invoke(call: BodyCall) -> BodyResult:
+    """Run the body here, capturing output; never raises for the body's own errors."""
+    with capturing() as capture:
+        try:
+            if call.is_async:
+                coroutine = call.fn(*call.args, **call.kwargs)
+                if call.timeout is not None:
+                    coroutine = asyncio.wait_for(coroutine, call.timeout)
+                value = asyncio.run(coroutine)
+            else:
+                value = call.fn(*call.args, **call.kwargs)
+            result = BodyResult(ok=True, value=value)
+        except TimeoutError as error:
+            if call.is_async and call.timeout is not None:
+                error = StepTimeout(f"timed out after {call.timeout:g}s (the coroutine was "
+                                    "cancelled)")
+            result = BodyResult(ok=False, error=error, error_text=describe(error),
+                                traceback=traceback.format_exc())
+        except (Exception, SystemExit) as error:
+            result = BodyResult(ok=False, error=error, error_text=describe(error),
+                                traceback=traceback.format_exc())
+    result.lines = capture.finish()
+    return result
+
+
+def invoke_with_timeout(call: BodyCall) -> BodyResult:
+    """``invoke``, abandoning a synchronous body that runs past its timeout (threads cannot
+    be killed: it is marked timed out and left to finish on its own)."""
+    if call.timeout is None or call.is_async:
+        return invoke(call)
+    box: list[BodyResult] = []
+    context = contextvars.copy_context()
+    worker = threading.Thread(
+        target=lambda: box.append(context.run(invoke, call)), name="legato-step", daemon=True
+    )
+    worker.start()
+    worker.join(call.timeout)
+    if box:
+        return box[0]
+    error = StepTimeout(
+        f"timed out after {call.timeout:g}s; the thread was abandoned (threads cannot be "
+        "killed: use executor='processes' to stop timed-out steps)"
+    )
+    return BodyResult(ok=False, error=error, error_text=describe(error))

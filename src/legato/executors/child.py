@@ -1,0 +1,37 @@
+"""What runs inside a worker process: unpickle the call, run it, send back the outcome."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+import cloudpickle
+
+from legato.engine import capture
+from legato.executors.base import BodyCall, invoke
+
+_routed: list[object] = []
+
+
+def run_payload(payload: bytes) -> dict[str, Any]:
+    if not _routed:  # route this worker's output to step captures for its whole life
+        routing = capture.routing()
+        routing.__enter__()
+        _routed.append(routing)
+    call: BodyCall = cloudpickle.loads(payload)
+    result = invoke(call)
+    outcome: dict[str, Any] = {
+        "ok": result.ok, "error_text": result.error_text, "traceback": result.traceback,
+        "lines": result.lines, "value": None, "retryable": True,
+    }
+    if result.ok:
+        try:
+            pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL)
+            outcome["value"] = result.value
+        except Exception as error:
+            outcome.update(
+                ok=False, retryable=False,
+                error_text=f"the value ({type(result.value).__name__}) cannot be sent back "
+                f"from the worker process: {error}",
+            )
+    return outcome

@@ -1,0 +1,1 @@
+"""The asset graph: upstream/downstream edges, order, cycles, selections."""

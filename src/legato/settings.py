@@ -1,0 +1,142 @@
+"""Settings from ``LEGATO_*`` environment variables and ``[tool.legato]`` in pyproject.toml.
+
+Environment variables win over pyproject.toml, which wins over the defaults::
+
+    [tool.legato]
+    executor = "processes"
+    max_parallel = 4
+    concurrency = { warehouse = 2 }
+
+Imported only when a run starts or the CLI needs it: pydantic is not loaded by
+``import legato``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    PyprojectTomlConfigSettingsSource,
+    SettingsConfigDict,
+)
+
+from legato.errors import SettingsError
+
+ExecutorName = Literal["inline", "threads", "processes"]
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder upwards holding a pyproject.toml, else the current folder."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return here
+
+
+class Settings(BaseSettings):
+    """Where legato keeps its state and how it runs steps."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LEGATO_",
+        extra="forbid",
+        frozen=True,
+        pyproject_toml_table_header=("tool", "legato"),
+    )
+
+    home: Path = Field(
+        default=Path(".legato"),
+        description="Folder for the embedded database and stored values, relative to the "
+        "project root (the folder holding pyproject.toml).",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store; default sqlite:///<home>/legato.db. "
+        "PostgreSQL: postgresql+psycopg://user@host:5432/db.",
+    )
+    values_dir: Path | None = Field(
+        default=None, description="Folder for values too large or not JSON; default <home>/values."
+    )
+    executor: ExecutorName = Field(
+        default="threads",
+        description="Where step bodies run: inline (debugging), threads, or processes.",
+    )
+    max_parallel: int = Field(default=8, ge=1, le=1024, description="Steps running at once in a run.")
+    concurrency: dict[str, int] = Field(
+        default_factory=dict,
+        description="Most steps running at once per tag, e.g. {warehouse = 2}.",
+    )
+    durability: Literal["normal", "full"] = Field(
+        default="normal",
+        description="normal: a commit survives any process crash; full: also power loss "
+        "(SQLite synchronous=FULL).",
+    )
+    allow_pickle: bool = Field(
+        default=True,
+        description="Store values that are neither JSON nor dataframes with pickle (trusted "
+        "local use only).",
+    )
+
+    @field_validator("concurrency")
+    @classmethod
+    def _positive_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {tag: limit for tag, limit in value.items() if limit < 1}
+        if bad:
+            raise ValueError(f"limits must be at least 1, got {bad}")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        pyproject = find_project_root() / "pyproject.toml"
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if pyproject.is_file():
+            sources.append(PyprojectTomlConfigSettingsSource(settings_cls, pyproject))
+        return tuple(sources)
+
+    @property
+    def root(self) -> Path:
+        return find_project_root()
+
+    @property
+    def home_dir(self) -> Path:
+        return self.home if self.home.is_absolute() else self.root / self.home
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home_dir / 'legato.db'}"
+
+    @property
+    def value_dir(self) -> Path:
+        if self.values_dir is None:
+            return self.home_dir / "values"
+        return self.values_dir if self.values_dir.is_absolute() else self.root / self.values_dir
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and pyproject.toml, or one ``SettingsError`` listing
+    every bad value."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        lines = []
+        for item in error.errors():
+            field = ".".join(str(p) for p in item["loc"])
+            where = f"LEGATO_{field.upper()} / [tool.legato] {field}"
+            lines.append(f"{where}: {item['msg']} (got {item.get('input')!r})")
+        raise SettingsError(
+            "bad settings:\n  " + "\n  ".join(lines),
+            hint="fix the environment variable or pyproject.toml entry named above",
+        ) from None
+    except (OSError, ValueError) as error:
+        raise SettingsError(f"cannot read settings: {error}") from None

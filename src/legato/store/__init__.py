@@ -1,0 +1,1 @@
+"""The store: one SQLAlchemy schema, SQLite (embedded default) and PostgreSQL."""

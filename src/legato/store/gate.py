@@ -1,0 +1,245 @@
+"""The transition gate: every state change is an event, appended to the log and applied to
+the projections (runs, steps, materializations) by one small named rule per event kind, in
+one transaction. Statements are compiled once per dialect and run on the raw DBAPI
+connection: this is the hot path of every step.
+
+A rule that finds its row in an unexpected state (a step succeeding that is not running)
+updates nothing; the gate then rolls the whole transaction back and raises.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, literal_column, not_, null, update
+from sqlalchemy.engine import Dialect
+
+from legato.errors import StoreError
+from legato.store.dialects import insert_for
+from legato.store.records import FINAL_STEP_STATUSES, Event, LogLine, StoredValue
+from legato.store.schema import events, logs, materializations, runs, steps, stored_values
+
+
+class IllegalTransition(StoreError):
+    """An event does not apply to the current state (e.g. succeeding a finished step)."""
+
+
+def _dumps(data: object) -> str:
+    return json.dumps(data, separators=(",", ":"), default=str)
+
+
+def _lit(value: str) -> Any:
+    """A constant rendered into the SQL text (the statements are compiled once)."""
+    return literal_column(f"'{value}'")
+
+
+_FINAL = [_lit(str(s)) for s in sorted(FINAL_STEP_STATUSES)]
+_STEP_FIELDS = ("name", "kind", "seq", "upstream", "tags")
+
+
+class Statements:
+    """SQL text for each projection write, compiled for one dialect."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        def sql(stmt: Any) -> str:
+            return str(stmt.compile(dialect=dialect))
+
+        def values_of(table: Any, *skip: str) -> dict[str, Any]:
+            return {c.name: bindparam(c.name) for c in table.columns if c.name not in skip}
+
+        upsert = insert_for(dialect.name)
+        self.insert_event = sql(insert(events).values(values_of(events, "event_id")))
+        self.insert_log = sql(insert(logs).values(values_of(logs, "log_id")))
+        self.insert_value = sql(insert(stored_values).values(values_of(stored_values)))
+        self.insert_materialization = sql(
+            insert(materializations).values(values_of(materializations))
+        )
+        self.insert_run = sql(insert(runs).values(values_of(runs)))
+        self.finish_run = sql(
+            update(runs)
+            .where(and_(runs.c.run_id == bindparam("p_run_id"), runs.c.status == _lit("running")))
+            .values(status=bindparam("status"), ended_at=bindparam("ended_at"),
+                    error=bindparam("error"))
+        )
+        step_key = and_(
+            steps.c.run_id == bindparam("p_run_id"), steps.c.step_key == bindparam("p_step_key")
+        )
+        started = upsert(steps).values(values_of(steps))
+        self.start_step = sql(
+            started.on_conflict_do_update(
+                index_elements=[steps.c.run_id, steps.c.step_key],
+                set_={"status": _lit("running"), "attempts": started.excluded.attempts,
+                      "started_at": started.excluded.started_at, "ended_at": null()},
+                where=steps.c.status.in_([_lit("retrying"), _lit("running")]),
+            )
+        )
+        self.fail_attempt = sql(
+            update(steps)
+            .where(and_(step_key, steps.c.status == _lit("running")))
+            .values(status=bindparam("status"), ended_at=bindparam("ended_at"),
+                    error=bindparam("error"), traceback=bindparam("traceback"))
+        )
+        self.succeed_step = sql(
+            update(steps)
+            .where(and_(step_key, steps.c.status == _lit("running")))
+            .values(status=_lit("succeeded"), ended_at=bindparam("ended_at"),
+                    value_id=bindparam("value_id"), cache_key=bindparam("cache_key"),
+                    error=null())
+        )
+        settled = upsert(steps).values(values_of(steps))
+        self.settle_step = sql(
+            settled.on_conflict_do_update(
+                index_elements=[steps.c.run_id, steps.c.step_key],
+                set_={"status": settled.excluded.status, "reason": settled.excluded.reason,
+                      "value_id": settled.excluded.value_id,
+                      "ended_at": settled.excluded.ended_at},
+                where=not_(steps.c.status.in_(_FINAL)),
+            )
+        )
+
+
+Exec = Callable[[str, dict[str, Any]], int]
+Rule = Callable[[Statements, Exec, Event], int]
+
+
+def _step_row(event: Event, *, status: str, **values: Any) -> dict[str, Any]:
+    data = event.data
+    row: dict[str, Any] = {
+        "run_id": event.run_id, "step_key": event.step_key, "name": data.get("name", ""),
+        "kind": data.get("kind", "task"), "seq": data.get("seq", 0), "status": status,
+        "attempts": event.attempt or 0, "started_at": None, "ended_at": None, "error": None,
+        "traceback": None, "reason": None, "value_id": None, "cache_key": None,
+        "upstream": _dumps(data.get("upstream", [])), "tags": _dumps(data.get("tags", [])),
+    }
+    row.update(values)
+    return row
+
+
+def run_started(sql: Statements, run: Exec, event: Event) -> int:
+    d = event.data
+    return run(sql.insert_run, {
+        "run_id": event.run_id, "kind": d["kind"], "target": d["target"], "status": "running",
+        "params": _dumps(d.get("params", {})), "tags": _dumps(d.get("tags", [])),
+        "source": d.get("source"), "created_at": event.at, "ended_at": None, "error": None,
+    })
+
+
+def run_finished(sql: Statements, run: Exec, event: Event) -> int:
+    status = event.kind.removeprefix("run_")
+    return run(sql.finish_run, {"p_run_id": event.run_id, "status": status,
+                                "ended_at": event.at, "error": event.data.get("error")})
+
+
+def step_started(sql: Statements, run: Exec, event: Event) -> int:
+    return run(sql.start_step, _step_row(event, status="running", started_at=event.at))
+
+
+_AFTER_FAILURE = {"retry": "retrying", "fallback": "running", "fail": "failed"}
+"""An attempt failed: the step waits for its next attempt, falls back (in the same
+transaction), or has failed for good."""
+
+
+def step_failed(sql: Statements, run: Exec, event: Event) -> int:
+    d = event.data
+    nxt = d.get("next") or ("retry" if d.get("will_retry") else "fail")
+    return run(sql.fail_attempt, {
+        "p_run_id": event.run_id, "p_step_key": event.step_key,
+        "status": _AFTER_FAILURE[nxt],
+        "ended_at": event.at if nxt == "fail" else None,
+        "error": d.get("error"), "traceback": d.get("traceback"),
+    })
+
+
+def step_succeeded(sql: Statements, run: Exec, event: Event) -> int:
+    d = event.data
+    return run(sql.succeed_step, {
+        "p_run_id": event.run_id, "p_step_key": event.step_key, "ended_at": event.at,
+        "value_id": d.get("value_id"), "cache_key": d.get("cache_key"),
+    })
+
+
+def step_settled(sql: Statements, run: Exec, event: Event) -> int:
+    """Skipped, canceled, cached or fallback: the step ends without (another) attempt."""
+    d = event.data
+    return run(sql.settle_step, _step_row(
+        event, status=event.kind.removeprefix("step_"), ended_at=event.at,
+        started_at=d.get("started_at", event.at), reason=d.get("reason"),
+        value_id=d.get("value_id"), cache_key=d.get("cache_key"),
+    ))
+
+
+def asset_materialized(sql: Statements, run: Exec, event: Event) -> int:
+    d = event.data
+    return run(sql.insert_materialization, {
+        "materialization_id": d["materialization_id"], "asset_key": d["asset_key"],
+        "run_id": event.run_id, "step_key": event.step_key, "created_at": event.at,
+        "code_version": d["code_version"], "data_version": d["data_version"],
+        "value_id": d["value_id"], "upstream": _dumps(d.get("upstream", {})),
+        "row_count": d.get("row_count"),
+        "columns": _dumps(d["columns"]) if d.get("columns") is not None else None,
+    })
+
+
+RULES: dict[str, Rule] = {
+    "run_started": run_started,
+    "run_succeeded": run_finished,
+    "run_failed": run_finished,
+    "run_canceled": run_finished,
+    "step_started": step_started,
+    "step_failed": step_failed,
+    "step_succeeded": step_succeeded,
+    "step_skipped": step_settled,
+    "step_canceled": step_settled,
+    "step_cached": step_settled,
+    "step_fallback": step_settled,
+    "asset_materialized": asset_materialized,
+}
+"""Event kind -> the rule that projects it. Log-only kinds have no rule."""
+
+LOG_ONLY_KINDS = frozenset({"step_retry_scheduled", "run_log"})
+
+
+def apply(
+    sql: Statements,
+    cursor: Any,
+    batch: Sequence[Event],
+    values: Sequence[StoredValue],
+    log_lines: Sequence[LogLine],
+) -> None:
+    """Write one transaction's worth of changes; raise IllegalTransition on a bad event."""
+
+    def run(statement: str, params: dict[str, Any]) -> int:
+        cursor.execute(statement, params)
+        return int(cursor.rowcount)
+
+    for value in values:
+        run(sql.insert_value, {
+            "value_id": value.value_id, "format": value.format, "type": value.type,
+            "inline": value.inline, "uri": value.uri, "size": value.size,
+            "digest": value.digest, "created_at": value.created_at,
+        })
+    for item in batch:
+        run(sql.insert_event, {
+            "run_id": item.run_id, "step_key": item.step_key, "attempt": item.attempt,
+            "kind": item.kind, "at": item.at, "data": _dumps(item.data),
+        })
+        rule = RULES.get(item.kind)
+        if rule is None:
+            if item.kind not in LOG_ONLY_KINDS:
+                raise IllegalTransition(f"unknown event kind {item.kind!r}")
+            continue
+        if rule(sql, run, item) != 1:
+            raise IllegalTransition(
+                f"{item.kind} does not apply to run {item.run_id}"
+                + (f" step '{item.step_key}'" if item.step_key else "")
+                + " in its current state"
+            )
+    if log_lines:
+        cursor.executemany(sql.insert_log, [
+            {"run_id": line.run_id, "step_key": line.step_key, "attempt": line.attempt,
+             "at": line.at, "stream": line.stream, "level": line.level,
+             "message": line.message}
+            for line in log_lines
+        ])

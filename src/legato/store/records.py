@@ -1,0 +1,130 @@
+"""What the store returns and accepts: immutable records and the status vocabulary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class RunStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class StepStatus(StrEnum):
+    RUNNING = "running"
+    RETRYING = "retrying"  # an attempt failed, the next one is due
+    SUCCEEDED = "succeeded"
+    CACHED = "cached"  # a previous result with the same code version and inputs was reused
+    FALLBACK = "fallback"  # failed or blocked; its fallback value is used instead
+    FAILED = "failed"
+    SKIPPED = "skipped"  # not run because something upstream failed
+    CANCELED = "canceled"
+
+
+OK_STEP_STATUSES = frozenset({StepStatus.SUCCEEDED, StepStatus.CACHED, StepStatus.FALLBACK})
+FINAL_STEP_STATUSES = OK_STEP_STATUSES | {
+    StepStatus.FAILED,
+    StepStatus.SKIPPED,
+    StepStatus.CANCELED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of the event log. ``data`` is a JSON object whose shape depends on kind."""
+
+    run_id: str
+    step_key: str | None
+    attempt: int | None
+    kind: str
+    at: float
+    data: dict[str, Any] = field(default_factory=dict)
+    event_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LogLine:
+    run_id: str
+    step_key: str
+    attempt: int
+    at: float
+    stream: str  # stdout | stderr | log
+    level: int
+    message: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredValue:
+    """Where and how a step's value is kept."""
+
+    value_id: str
+    format: str  # json | parquet | pickle
+    type: str
+    inline: str | None
+    uri: str | None
+    size: int
+    digest: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    run_id: str
+    kind: str
+    target: str
+    status: RunStatus
+    params: dict[str, Any]
+    tags: list[str]
+    source: str | None
+    created_at: float
+    ended_at: float | None
+    error: str | None
+
+    @property
+    def duration(self) -> float | None:
+        return None if self.ended_at is None else self.ended_at - self.created_at
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StepRecord:
+    run_id: str
+    step_key: str
+    name: str
+    kind: str
+    seq: int
+    status: StepStatus
+    attempts: int
+    started_at: float | None
+    ended_at: float | None
+    error: str | None
+    traceback: str | None
+    reason: str | None
+    value_id: str | None
+    cache_key: str | None
+    upstream: list[str]
+    tags: list[str]
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MaterializationRecord:
+    materialization_id: str
+    asset_key: str
+    run_id: str
+    step_key: str
+    created_at: float
+    code_version: str
+    data_version: str
+    value_id: str
+    upstream: dict[str, str]
+    row_count: int | None
+    columns: dict[str, str] | None

@@ -1,0 +1,121 @@
+"""The one schema, for SQLite and PostgreSQL. Changes go through an Alembic migration.
+
+``events`` is the append-only source of truth. ``runs``, ``steps`` and
+``materializations`` are projections of it, written in the same transaction by the
+transition gate (``store/transitions.py``). ``stored_values`` and ``logs`` hold payloads
+that events refer to. Times are seconds since the epoch (UTC), as floats.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),  # flow | assets | task
+    Column("target", String(512), nullable=False),  # flow name, or the asset selection
+    Column("status", String(16), nullable=False),
+    Column("params", Text, nullable=False),  # JSON object
+    Column("tags", Text, nullable=False),  # JSON list
+    Column("source", Text),  # how the definitions were loaded: module:x | file:/p.py
+    Column("created_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("error", Text),
+    Index("ix_runs_created", "created_at"),
+    Index("ix_runs_target_created", "target", "created_at"),
+)
+
+steps = Table(
+    "steps",
+    metadata,
+    Column("run_id", String(32), primary_key=True),
+    Column("step_key", String(512), primary_key=True),
+    Column("name", String(255), nullable=False),  # the task or asset name
+    Column("kind", String(16), nullable=False),  # asset | task
+    Column("seq", Integer, nullable=False),  # order in which the run created the step
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("started_at", Float),
+    Column("ended_at", Float),
+    Column("error", Text),  # "ExceptionType: message" of the last failed attempt
+    Column("traceback", Text),
+    Column("reason", Text),  # why the step was skipped, canceled or fell back
+    Column("value_id", String(600)),
+    Column("cache_key", String(64)),
+    Column("upstream", Text, nullable=False),  # JSON list of step keys
+    Column("tags", Text, nullable=False),  # JSON list
+    Index("ix_steps_cache_key", "cache_key"),
+)
+
+events = Table(
+    "events",
+    metadata,
+    Column("event_id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False),
+    Column("step_key", String(512)),
+    Column("attempt", Integer),
+    Column("kind", String(32), nullable=False),
+    Column("at", Float, nullable=False),
+    Column("data", Text, nullable=False),  # JSON object, versioned by kind
+    Index("ix_events_run", "run_id", "event_id"),
+)
+
+logs = Table(
+    "logs",
+    metadata,
+    Column("log_id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", String(32), nullable=False),
+    Column("step_key", String(512), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("at", Float, nullable=False),
+    Column("stream", String(8), nullable=False),  # stdout | stderr | log
+    Column("level", Integer, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_logs_run_step", "run_id", "step_key", "log_id"),
+)
+
+stored_values = Table(
+    "stored_values",
+    metadata,
+    Column("value_id", String(600), primary_key=True),
+    Column("format", String(16), nullable=False),  # json | parquet | pickle
+    Column("type", String(255), nullable=False),  # the Python type, module.qualname
+    Column("inline", Text),  # the JSON text, when small enough
+    Column("uri", Text),  # else the file in the value store
+    Column("size", BigInteger, nullable=False),
+    Column("digest", String(64), nullable=False),  # sha256 of the stored bytes
+    Column("created_at", Float, nullable=False),
+)
+
+materializations = Table(
+    "materializations",
+    metadata,
+    Column("materialization_id", String(600), primary_key=True),
+    Column("asset_key", String(255), nullable=False),
+    Column("run_id", String(32), nullable=False),
+    Column("step_key", String(512), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("code_version", String(64), nullable=False),
+    Column("data_version", String(64), nullable=False),
+    Column("value_id", String(600), nullable=False),
+    Column("upstream", Text, nullable=False),  # JSON {asset_key: materialization_id}
+    Column("row_count", BigInteger),
+    Column("columns", Text),  # JSON {column: type} when known
+    Index("ix_materializations_asset", "asset_key", "created_at"),
+)

@@ -1,0 +1,305 @@
+"""The store on SQLAlchemy: SQLite (embedded default) or PostgreSQL, one schema.
+
+Reads go through SQLAlchemy Core; every write goes through ``StoreWriter`` (the transition
+gate). Opening a store creates it, migrates an older schema up, and refuses a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, Row, desc, func, inspect, select, text
+from sqlalchemy.exc import SQLAlchemyError
+
+from legato.errors import RunNotFoundError, SchemaVersionError, StoreError
+from legato.store import schema
+from legato.store.dialects import (
+    compile_dialect,
+    configure_sqlite,
+    create_store_engine,
+    describe_db_error,
+    migration_lock,
+    sqlite_path,
+)
+from legato.store.gate import Statements
+from legato.store.migrations import HEAD
+from legato.store.records import (
+    Event,
+    LogLine,
+    MaterializationRecord,
+    RunRecord,
+    RunStatus,
+    StepRecord,
+    StepStatus,
+    StoredValue,
+)
+from legato.store.writer import StoreWriter
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def _driver_errors() -> tuple[type[BaseException], ...]:
+    errors: list[type[BaseException]] = [sqlite3.Error, SQLAlchemyError]
+    try:
+        import psycopg
+
+        errors.append(psycopg.Error)
+    except ModuleNotFoundError:
+        pass
+    return tuple(errors)
+
+
+class SqlStore:
+    """Open with ``SqlStore(url)``; close with ``close()`` (or use it as a context manager)."""
+
+    def __init__(self, url: str, *, durability: str = "normal") -> None:
+        self.url = url
+        self.driver_errors = _driver_errors()
+        path = sqlite_path(url)
+        if path is not None:
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                raise StoreError(
+                    f"cannot create the store folder {path.parent}: {error.strerror}",
+                    hint="make the folder writable, or set LEGATO_HOME elsewhere",
+                ) from None
+        self.engine: Engine = create_store_engine(url, durability=durability)
+        self.dialect = self.engine.dialect.name
+        try:
+            self._migrate()
+        except self.driver_errors as error:
+            self.engine.dispose()
+            raise describe_db_error(error, url) from error
+        synchronous = "FULL" if durability == "full" else "NORMAL"
+
+        def connect() -> Any:
+            if path is not None:
+                connection = sqlite3.connect(
+                    path, timeout=60.0, isolation_level=None, check_same_thread=False
+                )
+                configure_sqlite(connection, synchronous)
+                return connection
+            return self.engine.raw_connection()
+
+        self.writer = StoreWriter(
+            connect,
+            Statements(compile_dialect(self.engine)),
+            self.dialect,
+            lambda error: describe_db_error(error, url),
+            self.driver_errors,
+        )
+
+    # -- lifecycle --------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        current = self._schema_revision()
+        if current == HEAD:
+            return
+        if current is not None and current not in _known_revisions():
+            raise SchemaVersionError(
+                f"the store at {self._where()} has schema revision {current!r}, written by a "
+                f"newer legato (this one knows up to {HEAD!r}); it is never migrated down",
+                hint="upgrade legato (pip install -U legato), or point LEGATO_DATABASE_URL at "
+                "another store",
+            )
+        from alembic import command
+        from alembic.config import Config
+
+        with migration_lock(self.engine, self.url), self.engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def _schema_revision(self) -> str | None:
+        with self.engine.connect() as connection:
+            if not inspect(connection).has_table("alembic_version"):
+                return None
+            row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
+            return None if row is None else str(row[0])
+
+    def _where(self) -> str:
+        return str(sqlite_path(self.url) or self.engine.url.render_as_string(hide_password=True))
+
+    def close(self) -> None:
+        try:
+            self.writer.close()
+        finally:
+            self.engine.dispose()
+
+    def __enter__(self) -> SqlStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writes: all through the gate ---------------------------------------------------
+
+    def commit(
+        self,
+        batch: Sequence[Event],
+        *,
+        values: Sequence[StoredValue] = (),
+        log_lines: Sequence[LogLine] = (),
+    ) -> None:
+        self.writer.commit(batch, values=values, log_lines=log_lines)
+
+    def defer(self, event: Event) -> None:
+        self.writer.defer(event)
+
+    # -- reads --------------------------------------------------------------------------
+
+    def _rows(self, statement: Any) -> list[Row[Any]]:
+        try:
+            with self.engine.connect() as connection:
+                return list(connection.execute(statement))
+        except self.driver_errors as error:
+            raise describe_db_error(error, self.url) from error
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """A run by its id, a unique prefix of it, or ``last`` for the newest run."""
+        runs = schema.runs
+        if run_id in ("last", "latest"):
+            rows = self._rows(select(runs).order_by(desc(runs.c.created_at)).limit(1))
+        else:
+            rows = self._rows(select(runs).where(runs.c.run_id == run_id))
+            if not rows:
+                rows = self._rows(
+                    select(runs).where(runs.c.run_id.startswith(run_id, autoescape=True)).limit(2)
+                )
+        if len(rows) != 1:
+            problem = "no run" if not rows else "more than one run"
+            raise RunNotFoundError(
+                f"{problem} matches '{run_id}'", hint="list runs with: legato runs"
+            )
+        return _run(rows[0])
+
+    def list_runs(
+        self,
+        *,
+        status: str | None = None,
+        target: str | None = None,
+        since: float | None = None,
+        limit: int = 50,
+    ) -> list[RunRecord]:
+        runs = schema.runs
+        query = select(runs).order_by(desc(runs.c.created_at)).limit(limit)
+        if status:
+            query = query.where(runs.c.status == status)
+        if target:
+            query = query.where(runs.c.target == target)
+        if since is not None:
+            query = query.where(runs.c.created_at >= since)
+        return [_run(row) for row in self._rows(query)]
+
+    def get_steps(self, run_id: str) -> list[StepRecord]:
+        steps = schema.steps
+        rows = self._rows(select(steps).where(steps.c.run_id == run_id).order_by(steps.c.seq))
+        return [_step(row) for row in rows]
+
+    def get_events(self, run_id: str) -> list[Event]:
+        events = schema.events
+        rows = self._rows(
+            select(events).where(events.c.run_id == run_id).order_by(events.c.event_id)
+        )
+        return [
+            Event(r.run_id, r.step_key, r.attempt, r.kind, r.at, json.loads(r.data), r.event_id)
+            for r in rows
+        ]
+
+    def get_logs(self, run_id: str, step_key: str | None = None) -> list[LogLine]:
+        logs = schema.logs
+        query = select(logs).where(logs.c.run_id == run_id).order_by(logs.c.log_id)
+        if step_key is not None:
+            query = query.where(logs.c.step_key == step_key)
+        return [
+            LogLine(r.run_id, r.step_key, r.attempt, r.at, r.stream, r.level, r.message)
+            for r in self._rows(query)
+        ]
+
+    def get_value(self, value_id: str) -> StoredValue | None:
+        values = schema.stored_values
+        rows = self._rows(select(values).where(values.c.value_id == value_id))
+        return StoredValue(**rows[0]._mapping) if rows else None
+
+    def find_cached(self, cache_key: str, not_before: float | None) -> tuple[str, str] | None:
+        """(run_id, value_id) of the newest successful step with this cache key."""
+        steps = schema.steps
+        query = (
+            select(steps.c.run_id, steps.c.value_id)
+            .where(steps.c.cache_key == cache_key, steps.c.status == StepStatus.SUCCEEDED)
+            .order_by(desc(steps.c.ended_at))
+            .limit(1)
+        )
+        if not_before is not None:
+            query = query.where(steps.c.ended_at >= not_before)
+        rows = self._rows(query)
+        return (rows[0].run_id, rows[0].value_id) if rows else None
+
+    def latest_materialization(self, asset_key: str) -> MaterializationRecord | None:
+        found = self.list_materializations(asset_key, limit=1)
+        return found[0] if found else None
+
+    def list_materializations(self, asset_key: str, limit: int = 20) -> list[MaterializationRecord]:
+        table = schema.materializations
+        query = (
+            select(table)
+            .where(table.c.asset_key == asset_key)
+            .order_by(desc(table.c.created_at))
+            .limit(limit)
+        )
+        return [_materialization(row) for row in self._rows(query)]
+
+    def latest_materializations(self) -> dict[str, MaterializationRecord]:
+        """The newest materialization of every asset ever materialized."""
+        table = schema.materializations
+        newest = (
+            select(table.c.asset_key, func.max(table.c.created_at).label("at"))
+            .group_by(table.c.asset_key)
+            .subquery()
+        )
+        query = select(table).join(
+            newest,
+            (table.c.asset_key == newest.c.asset_key) & (table.c.created_at == newest.c.at),
+        )
+        return {row.asset_key: _materialization(row) for row in self._rows(query)}
+
+
+def _known_revisions() -> set[str]:
+    return {p.stem.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*.py")}
+
+
+def _run(row: Row[Any]) -> RunRecord:
+    m = row._mapping
+    return RunRecord(
+        run_id=m["run_id"], kind=m["kind"], target=m["target"], status=RunStatus(m["status"]),
+        params=json.loads(m["params"]), tags=json.loads(m["tags"]), source=m["source"],
+        created_at=m["created_at"], ended_at=m["ended_at"], error=m["error"],
+    )
+
+
+def _step(row: Row[Any]) -> StepRecord:
+    m = row._mapping
+    return StepRecord(
+        run_id=m["run_id"], step_key=m["step_key"], name=m["name"], kind=m["kind"],
+        seq=m["seq"], status=StepStatus(m["status"]), attempts=m["attempts"],
+        started_at=m["started_at"], ended_at=m["ended_at"], error=m["error"],
+        traceback=m["traceback"], reason=m["reason"], value_id=m["value_id"],
+        cache_key=m["cache_key"], upstream=json.loads(m["upstream"]), tags=json.loads(m["tags"]),
+    )
+
+
+def _materialization(row: Row[Any]) -> MaterializationRecord:
+    m = row._mapping
+    return MaterializationRecord(
+        materialization_id=m["materialization_id"], asset_key=m["asset_key"],
+        run_id=m["run_id"], step_key=m["step_key"], created_at=m["created_at"],
+        code_version=m["code_version"], data_version=m["data_version"], value_id=m["value_id"],
+        upstream=json.loads(m["upstream"]), row_count=m["row_count"],
+        columns=json.loads(m["columns"]) if m["columns"] else None,
+    )
