@@ -24,6 +24,9 @@ def is_sqlite(url: str) -> bool:
 
 
 def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for other databases and in-memory SQLite."""
+    if not is_sqlite(url):
+        return None
     database = make_url(url).database
     return Path(database) if database and database != ":memory:" else None
 
