@@ -48,6 +48,11 @@ class Settings(BaseSettings):
         pyproject_toml_table_header=("tool", "legato"),
     )
 
+    definitions: str | None = Field(
+        default=None,
+        description="Where the CLI finds the project's definitions when none is named: a "
+        "module (pkg.pipelines) or a file (pipelines.py).",
+    )
     home: Path = Field(
         default=Path(".legato"),
         description="Folder for the embedded database and stored values, relative to the "
