@@ -103,11 +103,9 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        pyproject = find_project_root() / "pyproject.toml"
-        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if pyproject.is_file():
-            sources.append(PyprojectTomlConfigSettingsSource(settings_cls, pyproject))
-        return tuple(sources)
+        pyproject = find_project_root() / "pyproject.toml"  # read only if it exists
+        return (init_settings, env_settings,
+                PyprojectTomlConfigSettingsSource(settings_cls, pyproject))
 
     @property
     def root(self) -> Path:

@@ -95,7 +95,7 @@ def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
 
     def start(key: str) -> Future[StepOutcome]:
         asset = graph.assets[key]
-        args: list[Any] = []
+        inputs: dict[str, Any] = {}
         fallback_inputs: set[str] = set()
         upstream_ids: dict[str, Any] = {}
         for up in graph.upstream[key]:
@@ -107,10 +107,10 @@ def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
                 if outcome.status == StepStatus.FALLBACK:
                     fallback_inputs.add(up)
             if up in asset.inputs:
-                args.append(value)
+                inputs[up] = value
         spec = asset_spec(asset, tuple(u for u in graph.upstream[key] if u in selected))
         return session.executor.start_lane(lambda: run_step(
-            session, spec, tuple(args), {}, fallback_inputs=frozenset(fallback_inputs),
+            session, spec, (), inputs, fallback_inputs=frozenset(fallback_inputs),
             materialize=upstream_ids))
 
     while ready or running:
