@@ -53,9 +53,14 @@ class Runner:
             params: Mapping[str, Any], *, source: str | None = None) -> RunResult:
         if isinstance(target, TaskDefinition):
             task = target
-            target = FlowDefinition(name=task.name, fn=lambda **kw: task(**kw),
+
+            async def call_async(**kw: Any) -> Any:
+                return await task(**kw)
+
+            target = FlowDefinition(name=task.name,
+                                    fn=call_async if task.is_async else task,
                                     description=task.description, location=task.location,
-                                    is_async=False)
+                                    is_async=task.is_async)
             signature_of: Callable[..., Any] = task.fn
         elif isinstance(target, FlowDefinition):
             signature_of = target.fn
