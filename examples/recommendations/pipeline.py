@@ -21,6 +21,10 @@ their last good materialization and ``deployment`` serves that standby model, sa
 fall back to: the run fails and nothing new is deployed.
 """
 
+# Numpy, Polars and implicit load inside the functions that use them, so that loading the
+# definitions (legato show, legato materialize --help, the web UI) stays fast.
+# ruff: noqa: PLC0415
+
 from __future__ import annotations
 
 import datetime as dt
@@ -301,11 +305,10 @@ def model(features: Any, ctx: lg.StepContext) -> dict[str, Any]:
     """An ALS collaborative-filtering model (the ``implicit`` library) on the training
     pairs, with its user and item id mappings."""
     import numpy as np
+    import polars as pl
     import scipy.sparse as sp
     import threadpoolctl
     from implicit.als import AlternatingLeastSquares
-
-    import polars as pl
 
     train = features.filter(pl.col("split") == "train")
     user_ids = sorted(train["user_id"].unique().to_list())
@@ -325,8 +328,11 @@ def model(features: Any, ctx: lg.StepContext) -> dict[str, Any]:
         als = AlternatingLeastSquares(**settings)
         als.fit(user_items, show_progress=False)
     day = _day(ctx)
-    data_version = hashlib.sha256(
-        rows.tobytes() + cols.tobytes() + confidence.tobytes()).hexdigest()[:12]
+    user_items.sort_indices()
+    digest = hashlib.sha256("\n".join(user_ids + item_ids).encode())
+    for part in (user_items.indptr, user_items.indices, user_items.data):
+        digest.update(part.tobytes())
+    data_version = digest.hexdigest()[:12]
     version = f"als-{day}-{data_version[:8]}"
     ctx.log.info("trained %s on %d users x %d items (%d interactions) in %.2f s", version,
                  len(user_ids), len(item_ids), user_items.nnz, time.perf_counter() - started)
@@ -351,9 +357,8 @@ def evaluation(features: Any, model: dict[str, Any], ctx: lg.StepContext) -> dic
     """Precision and recall at 10 on the held-out pairs, for the model and for the
     popularity baseline (most-interacted items the user has not seen yet)."""
     import numpy as np
-    import threadpoolctl
-
     import polars as pl
+    import threadpoolctl
 
     holdout = features.filter(pl.col("split") == "holdout")
     relevant: dict[str, set[str]] = {}
