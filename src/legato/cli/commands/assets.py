@@ -1,0 +1,50 @@
+"""``legato assets [FILE.py]``: every asset and its latest materialization."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from legato.cli.options import JsonOption, ModuleOption
+
+
+def assets(
+    file: Annotated[
+        str | None,
+        typer.Argument(metavar="[FILE.py]", show_default=False,
+                       help="The definitions file (default: -m MODULE, else the "
+                       "definitions setting, else the assets known to the store)."),
+    ] = None,
+    module: ModuleOption = None,
+    json: JsonOption = False,
+) -> None:
+    """List assets with their latest materialization: when, by which run, rows, data
+    version. Assets that were never materialized are listed as such."""
+    from legato.cli.errors import UsageProblem
+    from legato.cli.locate import definitions_target, load_project
+    from legato.cli.render import assets_table, make_console, print_json
+    from legato.settings import load_settings
+    from legato.store.sql_store import SqlStore
+
+    if file is not None and not file.endswith(".py"):
+        raise UsageProblem(f"'{file}' is not a definitions file (a .py file)",
+                           hint="legato assets [FILE.py] or legato assets -m pkg.module")
+    settings = load_settings()
+    defined: list[str] | None = None
+    if definitions_target(file, module, settings, "assets") is not None:
+        defs = load_project(file, module, settings, "assets")
+        defined = list(defs.graph.sorted(defs.assets))
+    with SqlStore(settings.store_url, durability=settings.durability) as store:
+        latest = store.latest_materializations()
+    keys = defined if defined is not None else sorted(latest)
+    rows = [(key, latest.get(key)) for key in keys]
+    if json:
+        print_json([{"asset_key": key, "materialization": record} for key, record in rows])
+        return
+    console = make_console()
+    if not rows:
+        console.print("no assets defined" if defined is not None else
+                      "no assets materialized yet (name the definitions to list every asset)")
+        return
+    console.print(assets_table(rows))

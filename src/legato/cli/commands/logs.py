@@ -1,0 +1,66 @@
+"""``legato logs RUN [STEP]``: what the steps printed and logged, per attempt."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from legato.cli.errors import UsageProblem
+from legato.cli.options import JsonOption, RunArgument
+
+if TYPE_CHECKING:
+    from legato.store.records import LogLine
+
+
+def logs(
+    run: RunArgument,
+    step: Annotated[
+        str | None,
+        typer.Argument(metavar="[STEP]", show_default=False,
+                       help="Only this step's logs (its step key, as legato show lists it)."),
+    ] = None,
+    json: JsonOption = False,
+) -> None:
+    """Show the logs of a run's steps (stdout, stderr and logging), per step and attempt."""
+    from rich.text import Text
+
+    from legato.cli.render import make_console, print_json
+    from legato.definitions.validation import did_you_mean
+    from legato.settings import load_settings
+    from legato.store.sql_store import SqlStore
+
+    settings = load_settings()
+    with SqlStore(settings.store_url, durability=settings.durability) as store:
+        record = store.get_run(run)
+        if step is not None:
+            keys = [s.step_key for s in store.get_steps(record.run_id)]
+            if step not in keys:
+                raise UsageProblem(
+                    f"run {record.run_id} has no step '{step}'{did_you_mean(step, keys)}",
+                    hint=f"its steps: {', '.join(keys[:10]) or 'none'}"
+                    + (" ..." if len(keys) > 10 else ""),
+                )
+        lines = store.get_logs(record.run_id, step)
+    if json:
+        print_json(lines)
+        return
+    console = make_console()
+    if not lines:
+        console.print(f"no logs recorded for run {record.run_id}"
+                      + (f" step '{step}'" if step else ""), style="dim")
+        return
+    groups: dict[tuple[str, int], list[LogLine]] = {}  # in the order they were written
+    for line in lines:
+        groups.setdefault((line.step_key, line.attempt), []).append(line)
+    for (key, attempt), group in groups.items():
+        console.print(Text(f"── {key} · attempt {attempt}", style="bold"), soft_wrap=True)
+        for line in group:
+            at = dt.datetime.fromtimestamp(line.at).strftime("%H:%M:%S.%f")[:-3]
+            level = logging.getLevelName(line.level)
+            style = "red" if line.level >= logging.ERROR else (
+                "yellow" if line.level >= logging.WARNING else "")
+            console.print(Text.assemble((f"{at} {line.stream:<6} {level:<7} ", "dim"),
+                                        (line.message, style)), soft_wrap=True)

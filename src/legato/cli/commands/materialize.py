@@ -1,0 +1,45 @@
+"""``legato materialize [FILE.py] [SELECTION ...]``: compute assets in dependency order."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from legato.cli.execute import execute, settings_for
+from legato.cli.locate import load_project, split_file
+from legato.cli.options import ExecutorOption, MaxParallelOption, ModuleOption, ParamOption
+from legato.cli.params import parse_params
+
+
+def materialize(
+    selection: Annotated[
+        list[str] | None,
+        typer.Argument(
+            metavar="[FILE.py] [SELECTION ...]", show_default=False,
+            help="Assets to materialize: 'name', '*name' (with everything upstream), "
+            "'name*' (with everything downstream); '*' or nothing for every asset.",
+        ),
+    ] = None,
+    module: ModuleOption = None,
+    param: ParamOption = None,
+    executor: ExecutorOption = None,
+    max_parallel: MaxParallelOption = None,
+) -> None:
+    """Materialize assets and record the run in the store.
+
+    Upstream assets outside the selection give their latest materialization. Parameters
+    reach each step as ctx.params. Exits 0 when every asset succeeded, 1 when one failed,
+    was skipped or fell back to its last good value, 130 when canceled (Ctrl-C).
+
+    Example: legato materialize '*report'
+    """
+    from legato.graph.selection import resolve_selection
+
+    file, names = split_file(selection)
+    settings = settings_for(executor, max_parallel)
+    defs = load_project(file, module, settings, "materialize")
+    keys = resolve_selection(defs.graph, names or None)  # a bad selection fails before a run
+    params = parse_params(param)
+    code = execute(settings, lambda runner: runner.materialize(defs, keys, params=params))
+    raise typer.Exit(code)

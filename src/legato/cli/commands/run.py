@@ -1,0 +1,62 @@
+"""``legato run [FILE.py] FLOW``: run a flow (or a single task) now, in this process."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from legato.cli.errors import UsageProblem
+from legato.cli.execute import execute, settings_for
+from legato.cli.locate import load_project, split_file
+from legato.cli.options import ExecutorOption, MaxParallelOption, ModuleOption, ParamOption
+from legato.cli.params import parse_params
+from legato.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from legato.definitions.definitions import Definitions
+    from legato.definitions.flow import FlowDefinition
+    from legato.definitions.task import TaskDefinition
+
+
+def run(
+    target: Annotated[
+        list[str],
+        typer.Argument(metavar="[FILE.py] FLOW", show_default=False,
+                       help="The flow to run, after the definitions file if you name one."),
+    ],
+    module: ModuleOption = None,
+    param: ParamOption = None,
+    executor: ExecutorOption = None,
+    max_parallel: MaxParallelOption = None,
+) -> None:
+    """Run a flow and record it in the store.
+
+    Exits 0 when the run succeeded, 1 when it failed, 130 when it was canceled (Ctrl-C).
+
+    Example: legato run pipelines.py nightly --param day=2024-05-01
+    """
+    file, names = split_file(target)
+    if len(names) != 1:
+        got = "no flow name" if not names else f"{len(names)} names ({' '.join(names)})"
+        raise UsageProblem(f"legato run takes one flow name, got {got}",
+                           hint="legato run [FILE.py] FLOW [--param key=value ...]")
+    settings = settings_for(executor, max_parallel)
+    defs = load_project(file, module, settings, "run")
+    chosen = _runnable(defs, names[0])
+    params = parse_params(param, chosen.fn, what=f"flow '{chosen.name}'")
+    code = execute(settings, lambda runner: runner.run(chosen, params, source=defs.source))
+    raise typer.Exit(code)
+
+
+def _runnable(defs: Definitions, name: str) -> FlowDefinition[Any, Any] | TaskDefinition[
+        Any, Any]:
+    """The flow named ``name``, else a task of that name (run as a one-step flow)."""
+    if name in defs.flows:
+        return defs.flows[name]
+    if name in defs.tasks:
+        return defs.tasks[name]
+    if name in defs.assets:
+        raise DefinitionError(f"'{name}' is an asset, not a flow",
+                              hint=f"materialize it: legato materialize {name}")
+    return defs.flow(name)  # raises, with a did-you-mean and the defined flows

@@ -1,0 +1,70 @@
+"""Start a run with the live progress display, then report how it ended.
+
+Shared by ``legato run`` and ``legato materialize``; the run itself is the core's
+``Runner``. Ctrl-C while the run is in progress is handled by the Runner, which records
+the run as canceled and returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+
+from legato.cli.errors import ExitCode
+from legato.cli.progress import RunProgress
+from legato.cli.render import duration, make_console, status_text, steps_summary
+
+if TYPE_CHECKING:
+    from legato.engine.results import RunResult
+    from legato.engine.runner import Runner
+    from legato.settings import Settings
+
+
+def settings_for(executor: str | None, max_parallel: int | None) -> Settings:
+    """The project's settings, with what the command line overrides."""
+    from legato.settings import load_settings
+
+    overrides: dict[str, Any] = {}
+    if executor is not None:
+        overrides["executor"] = str(executor)
+    if max_parallel is not None:
+        overrides["max_parallel"] = max_parallel
+    return load_settings(**overrides)
+
+
+def execute(settings: Settings, start: Callable[[Runner], RunResult]) -> ExitCode:
+    """Run ``start(runner)`` under the progress display; print the summary; the exit code."""
+    from legato.engine.runner import Runner
+
+    console = make_console()
+    with RunProgress(console) as progress:
+        result = start(Runner(settings, observer=progress))
+    _summarize(settings, result)
+    if result.status == "succeeded":
+        return ExitCode.OK
+    if result.status == "canceled":
+        return ExitCode.CANCELED
+    return ExitCode.RUN_FAILED
+
+
+def _summarize(settings: Settings, result: RunResult) -> None:
+    from legato.store.sql_store import SqlStore
+
+    console = make_console()
+    with SqlStore(settings.store_url, durability=settings.durability) as store:
+        run = store.get_run(result.run_id)
+        steps = store.get_steps(result.run_id)
+    if steps:
+        console.print(steps_summary(steps))
+        console.print()
+    line = Text.assemble("run ", (run.run_id, "bold"), " ", status_text(run.status))
+    if run.duration is not None:
+        line.append(f" in {duration(run.duration)}")
+    if run.error and run.status != "canceled":
+        line.append(f": {run.error}", style="red")
+    console.print(line, soft_wrap=True)
+    console.print(Text(f"hint: legato show {run.run_id}"
+                       + (f"  ·  legato logs {run.run_id}" if run.status == "failed" else ""),
+                       style="dim"), soft_wrap=True)

@@ -1,0 +1,65 @@
+"""Where a command finds the project's definitions, the same rule for every command:
+
+1. a first positional argument ending in ``.py`` is the definitions file;
+2. else ``-m/--module pkg.mod``;
+3. else the ``definitions`` setting (``[tool.legato] definitions`` or
+   ``LEGATO_DEFINITIONS``), a file relative to the project root or a module;
+4. else an error that says how to name them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from legato.cli.errors import UsageProblem
+from legato.errors import DefinitionError
+
+if TYPE_CHECKING:
+    from legato.definitions.definitions import Definitions
+    from legato.settings import Settings
+
+HOW_TO_NAME = (
+    "name a file (legato {command} pipelines.py ...), a module (-m pkg.pipelines), or set "
+    "definitions = \"pipelines.py\" under [tool.legato] in pyproject.toml "
+    "(or LEGATO_DEFINITIONS)"
+)
+
+
+def split_file(args: Sequence[str] | None) -> tuple[str | None, list[str]]:
+    """(the definitions file, the other positional arguments)."""
+    items = list(args or ())
+    if items and items[0].endswith(".py"):
+        return items[0], items[1:]
+    return None, items
+
+
+def definitions_target(file: str | None, module: str | None, settings: Settings,
+                       command: str) -> str | None:
+    """The file or module to load, by the rule above; None when nothing names one."""
+    if file is not None and module is not None:
+        raise UsageProblem(f"both a file ({file}) and a module ({module}) were given",
+                           hint="name the definitions once: a file or -m MODULE")
+    if file is not None:
+        return file
+    if module is not None:
+        return module
+    configured = settings.definitions
+    if configured is None:
+        return None
+    if configured.endswith(".py") or "/" in configured:
+        path = Path(configured)
+        return str(path if path.is_absolute() else settings.root / path)
+    return configured
+
+
+def load_project(file: str | None, module: str | None, settings: Settings,
+                 command: str) -> Definitions:
+    """The project's definitions, or a ``DefinitionError`` that says how to name them."""
+    target = definitions_target(file, module, settings, command)
+    if target is None:
+        raise DefinitionError("no definitions to load", hint=HOW_TO_NAME.format(command=command))
+    from legato.definitions.loader import load_definitions
+
+    return load_definitions(target)

@@ -1,0 +1,53 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+
+class ExecutorChoice(StrEnum):
+    INLINE = "inline"
+    THREADS = "threads"
+    PROCESSES = "processes"
+
+
+ModuleOption = Annotated[
+    str | None,
+    typer.Option(
+        "--module", "-m", metavar="PKG.MOD",
+        help="Load the definitions from this module instead of a file.",
+    ),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param", "-p", metavar="KEY=VALUE",
+        help="A run parameter; repeat for several. Typed by the flow's annotations "
+        "(int, float, bool, str), otherwise read as JSON, otherwise kept as a string.",
+    ),
+]
+ExecutorOption = Annotated[
+    ExecutorChoice | None,
+    typer.Option(
+        "--executor", "-e", case_sensitive=False,
+        help="Where step bodies run (default: the executor setting, else threads).",
+    ),
+]
+MaxParallelOption = Annotated[
+    int | None,
+    typer.Option(
+        "--max-parallel", "-j", min=1, metavar="N",
+        help="Most steps running at once (default: the max_parallel setting).",
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print plain JSON instead of tables.")
+]
+RunArgument = Annotated[
+    str,
+    typer.Argument(metavar="RUN", help="A run id, a unique prefix of one, or 'last'.",
+                   show_default=False),
+]

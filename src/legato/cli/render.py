@@ -1,0 +1,191 @@
+"""How records look on a terminal: durations, ages, status colours, tables, and JSON.
+
+Everything the user's code or the store wrote is shown as plain text (never as rich
+markup), so a message holding ``[brackets]`` prints as it is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+if TYPE_CHECKING:
+    from legato.store.records import MaterializationRecord, RunRecord, StepRecord
+
+BIG_RUN = 30
+"""Above this many steps, the summary after a run shows counts and the steps that did not
+succeed, not every step."""
+
+STATUS_STYLES = {
+    "succeeded": "green",
+    "cached": "cyan",
+    "fallback": "yellow",
+    "retrying": "yellow",
+    "running": "blue",
+    "failed": "bold red",
+    "skipped": "magenta",
+    "canceled": "yellow",
+}
+STATUS_ORDER = ("succeeded", "cached", "fallback", "running", "retrying", "failed", "skipped",
+                "canceled")
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console on the current stdout (or stderr), created when a command runs."""
+    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False)
+
+
+def print_json(data: Any) -> None:
+    """Plain JSON on stdout: no colours, records as their dataclass fields."""
+    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, default=str) + "\n")
+
+
+def to_jsonable(data: Any) -> Any:
+    if dataclasses.is_dataclass(data) and not isinstance(data, type):
+        return dataclasses.asdict(data)
+    if isinstance(data, dict):
+        return {key: to_jsonable(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return [to_jsonable(item) for item in data]
+    return data
+
+
+def status_text(status: str) -> Text:
+    return Text(str(status), style=STATUS_STYLES.get(str(status), ""))
+
+
+def duration(seconds: float | None) -> str:
+    """``0.012s``, ``1.4s``, ``2m 05s``, ``3h 02m``; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    if seconds < 0.1:
+        return f"{seconds:.3f}s"
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def ago(at: float | None, now: float | None = None) -> str:
+    """``just now``, ``12s ago``, ``3m ago``, ``5h ago``, ``2d ago``."""
+    if at is None:
+        return "-"
+    seconds = max(0.0, (time.time() if now is None else now) - at)
+    if seconds < 1:
+        return "just now"
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{int(seconds // size)}{unit} ago"
+    return f"{int(seconds)}s ago"
+
+
+def timestamp(at: float | None) -> str:
+    if at is None:
+        return "-"
+    return dt.datetime.fromtimestamp(at).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def counts_text(statuses: Iterable[str]) -> Text:
+    """``3 succeeded · 1 failed · 2 skipped``, coloured."""
+    counts = Counter(str(s) for s in statuses)
+    text = Text()
+    for status in (*STATUS_ORDER, *sorted(set(counts) - set(STATUS_ORDER))):
+        if counts.get(status):
+            if text:
+                text.append(" · ", style="dim")
+            text.append(f"{counts[status]} {status}", style=STATUS_STYLES.get(status, ""))
+    return text or Text("no steps", style="dim")
+
+
+def steps_table(steps: Sequence[StepRecord]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("step", overflow="fold")
+    table.add_column("status")
+    table.add_column("attempts", justify="right")
+    table.add_column("duration", justify="right")
+    table.add_column("error / reason", overflow="fold")
+    for step in steps:
+        detail = step.reason or step.error or ""  # a reason tells the whole story
+        table.add_row(
+            Text(step.step_key), status_text(step.status), str(step.attempts or "-"),
+            duration(step.duration),
+            Text(detail, style="red" if step.status == "failed" else "dim"),
+        )
+    return table
+
+
+def steps_summary(steps: Sequence[StepRecord]) -> RenderableType:
+    """Every step; for a big run, the counts and only the steps that did not succeed."""
+    if len(steps) <= BIG_RUN:
+        return steps_table(steps)
+    unusual = [s for s in steps if s.status not in ("succeeded", "cached")]
+    parts: list[RenderableType] = [Text.assemble(f"{len(steps)} steps: ",
+                                                 counts_text(s.status for s in steps))]
+    if unusual:
+        parts.append(steps_table(unusual))
+    return Group(*parts)
+
+
+def runs_table(runs: Sequence[RunRecord]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("run")
+    table.add_column("kind")
+    table.add_column("target", overflow="fold")
+    table.add_column("status")
+    table.add_column("started")
+    table.add_column("duration", justify="right")
+    table.add_column("error", overflow="fold")
+    now = time.time()
+    for run in runs:
+        table.add_row(run.run_id, run.kind, Text(run.target), status_text(run.status),
+                      ago(run.created_at, now), duration(run.duration),
+                      Text(run.error or "", style="red"))
+    return table
+
+
+def run_header(run: RunRecord) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold")
+    grid.add_column(overflow="fold")
+    grid.add_row("run", Text.assemble(run.run_id, "  ", status_text(run.status)))
+    grid.add_row(run.kind, Text(run.target))
+    grid.add_row("started", f"{timestamp(run.created_at)} ({ago(run.created_at)})")
+    grid.add_row("duration", duration(run.duration) if run.ended_at else "still running")
+    if run.params:
+        grid.add_row("params", Text(json.dumps(run.params, default=str)))
+    if run.source:
+        grid.add_row("source", Text(run.source))
+    if run.error:
+        grid.add_row("error", Text(run.error, style="red"))
+    return grid
+
+
+def assets_table(rows: Sequence[tuple[str, MaterializationRecord | None]]) -> Table:
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("asset", overflow="fold")
+    table.add_column("materialized")
+    table.add_column("run")
+    table.add_column("rows", justify="right")
+    table.add_column("data version")
+    now = time.time()
+    for key, record in rows:
+        if record is None:
+            table.add_row(Text(key), Text("never materialized", style="dim"), "", "", "")
+        else:
+            rows_text = "-" if record.row_count is None else f"{record.row_count:,}"
+            table.add_row(Text(key), ago(record.created_at, now), record.run_id, rows_text,
+                          record.data_version)
+    return table

@@ -1,0 +1,1 @@
+"""Files that ``legato init`` writes into a new project."""
