@@ -22,8 +22,14 @@ from legato.store.records import FINAL_STEP_STATUSES, Event, LogLine, StoredValu
 from legato.store.schema import events, logs, materializations, runs, steps, stored_values
 
 
-class IllegalTransition(StoreError):
+class IllegalTransition(StoreError):  # noqa: N818 - the gate's word for it
     """An event does not apply to the current state (e.g. succeeding a finished step)."""
+
+
+def _is_conflict(error: BaseException) -> bool:
+    """A unique key refused the row (a run started twice): the event does not apply. Every
+    DBAPI driver names this error class ``IntegrityError`` (PEP 249)."""
+    return any(cls.__name__ == "IntegrityError" for cls in type(error).__mro__)
 
 
 def _dumps(data: object) -> str:
@@ -210,17 +216,30 @@ def apply(
 ) -> None:
     """Write one transaction's worth of changes; raise IllegalTransition on a bad event."""
 
+    doing = ""
+
     def run(statement: str, params: dict[str, Any]) -> int:
-        cursor.execute(statement, params)
+        try:
+            cursor.execute(statement, params)
+        except Exception as error:
+            if not _is_conflict(error):
+                raise
+            reason = str(error).strip().splitlines()[0]
+            raise IllegalTransition(
+                f"{doing} conflicts with a row already in the store ({reason})"
+            ) from error
         return int(cursor.rowcount)
 
     for value in values:
+        doing = f"value {value.value_id}"
         run(sql.insert_value, {
             "value_id": value.value_id, "format": value.format, "type": value.type,
             "inline": value.inline, "uri": value.uri, "size": value.size,
             "digest": value.digest, "created_at": value.created_at,
         })
     for item in batch:
+        doing = item.kind + f" of run {item.run_id}" + (
+            f" step '{item.step_key}'" if item.step_key else "")
         run(sql.insert_event, {
             "run_id": item.run_id, "step_key": item.step_key, "attempt": item.attempt,
             "kind": item.kind, "at": item.at, "data": _dumps(item.data),
@@ -231,11 +250,9 @@ def apply(
                 raise IllegalTransition(f"unknown event kind {item.kind!r}")
             continue
         if rule(sql, run, item) != 1:
-            raise IllegalTransition(
-                f"{item.kind} does not apply to run {item.run_id}"
-                + (f" step '{item.step_key}'" if item.step_key else "")
-                + " in its current state"
-            )
+            raise IllegalTransition(f"{item.kind} does not apply to run {item.run_id}"
+                                    + (f" step '{item.step_key}'" if item.step_key else "")
+                                    + " in its current state")
     if log_lines:
         cursor.executemany(sql.insert_log, [
             {"run_id": line.run_id, "step_key": line.step_key, "attempt": line.attempt,

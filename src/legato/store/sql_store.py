@@ -45,7 +45,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def _driver_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [sqlite3.Error, SQLAlchemyError]
     try:
-        import psycopg
+        import psycopg  # noqa: PLC0415 - an optional driver
 
         errors.append(psycopg.Error)
     except ModuleNotFoundError:
@@ -107,8 +107,8 @@ class SqlStore:
                 hint="upgrade legato (pip install -U legato), or point LEGATO_DATABASE_URL at "
                 "another store",
             )
-        from alembic import command
-        from alembic.config import Config
+        from alembic import command  # noqa: PLC0415 - only when the schema must change
+        from alembic.config import Config  # noqa: PLC0415
 
         with migration_lock(self.engine, self.url), self.engine.begin() as connection:
             config = Config()

@@ -8,6 +8,7 @@ background flush after ``DEFER_S`` so that a long step still shows as running.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -50,9 +51,7 @@ class StoreWriter:
         log_lines: Sequence[LogLine] = (),
     ) -> None:
         with self._lock:
-            if self._closed.is_set():
-                raise StoreError("the store was closed; this write came too late (the run "
-                                 "had already ended)")
+            self._check_open()
             if self._pending:
                 batch = [*self._pending, *batch]
             self._write(batch, values, log_lines)
@@ -60,6 +59,7 @@ class StoreWriter:
 
     def defer(self, event: Event) -> None:
         with self._lock:
+            self._check_open()
             if not self._pending:
                 self._pending_since = time.monotonic()
             self._pending.append(event)
@@ -68,6 +68,11 @@ class StoreWriter:
                     target=self._flush_loop, name="legato-store-flush", daemon=True
                 )
                 self._flusher.start()
+
+    def _check_open(self) -> None:
+        if self._closed.is_set():
+            raise StoreError("the store was closed; this write came too late (the run had "
+                             "already ended)")
 
     def flush(self) -> None:
         with self._lock:
@@ -88,10 +93,8 @@ class StoreWriter:
     def _flush_loop(self) -> None:
         while not self._closed.wait(DEFER_S / 2):
             if self._pending and time.monotonic() - self._pending_since >= DEFER_S:
-                try:
+                with contextlib.suppress(StoreError):  # the next commit reports it
                     self.flush()
-                except StoreError:
-                    pass  # the next commit reports it, with its own context
 
     def _write(
         self, batch: Sequence[Event], values: Sequence[StoredValue], log_lines: Sequence[LogLine]
@@ -128,8 +131,6 @@ class StoreWriter:
 
     def _drop_connection(self) -> None:
         if self._connection is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self._connection.close()
-            except Exception:
-                pass
             self._connection = None
