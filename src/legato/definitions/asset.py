@@ -8,14 +8,16 @@ from dataclasses import dataclass
 from typing import Any, Generic, Never, ParamSpec, TypeVar, overload
 
 from legato.definitions.options import CachePolicy, LastGood, Retry
-from legato.definitions.source import SourceLocation, code_version_of, location_of
+from legato.definitions.source import SourceLocation, code_version_of, docstring_of
 from legato.definitions.step_options import STEP_OPTION_NAMES, StepOptions, parse_step_options
 from legato.definitions.validation import (
     RESERVED_PARAMS,
+    definition_name,
     option_error,
+    parameters_of,
     reject_unknown_options,
     require_callable,
-    require_name,
+    where_defined,
 )
 
 P = ParamSpec("P")
@@ -104,8 +106,8 @@ def asset(
 
     def decorate(f: Callable[P, R]) -> AssetDefinition[P, R]:
         f = require_callable("asset", f)
-        where = location_of(f)
-        asset_key = require_name("asset", key or f.__name__, where)
+        where = where_defined(f)
+        asset_key = definition_name("asset", key, f, where)
         try:
             options = parse_step_options(
                 retries=retries,
@@ -117,11 +119,12 @@ def asset(
                 code_version=code_version,
                 allow_last_good=True,
             )
+            dep_keys = _dep_keys(deps)
         except ValueError as error:
             raise option_error("asset", asset_key, where, error) from None
         inputs: list[str] = []
         wants_ctx = False
-        for param in inspect.signature(f).parameters.values():
+        for param in parameters_of("asset", asset_key, f, where).values():
             if param.name in RESERVED_PARAMS:
                 wants_ctx = True
             elif param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
@@ -133,14 +136,13 @@ def asset(
                 )
             else:
                 inputs.append(param.name)
-        dep_keys = tuple(d.key if isinstance(d, AssetDefinition) else str(d) for d in deps)
         return AssetDefinition(
             key=asset_key,
             fn=f,
             inputs=tuple(inputs),
             deps=dep_keys,
             options=options,
-            description=description or inspect.getdoc(f),
+            description=description or docstring_of(f),
             owner=owner,
             location=where,
             wants_ctx=wants_ctx,
@@ -150,3 +152,18 @@ def asset(
     if fn is not None:
         return decorate(fn)
     return decorate
+
+
+def _dep_keys(deps: Iterable[str | AssetDefinition[Any, Any]]) -> tuple[str, ...]:
+    if isinstance(deps, str | AssetDefinition):
+        name = deps if isinstance(deps, str) else deps.key
+        raise ValueError(f"deps must be a list, not one asset; write deps=[{name!r}]")
+    keys: list[str] = []
+    for dep in deps:
+        if isinstance(dep, AssetDefinition):
+            keys.append(dep.key)
+        elif isinstance(dep, str) and dep:
+            keys.append(dep)
+        else:
+            raise ValueError(f"deps must be asset names or @lg.asset definitions, not {dep!r}")
+    return tuple(keys)

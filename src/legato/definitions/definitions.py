@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 from legato.definitions.asset import AssetDefinition
 from legato.definitions.flow import FlowDefinition
@@ -31,38 +31,11 @@ class Definitions:
         source: str | None = None,
     ) -> None:
         problems: list[Problem] = []
-        self.assets: dict[str, AssetDefinition[Any, Any]] = {}
-        self.flows: dict[str, FlowDefinition[Any, Any]] = {}
-        self.tasks: dict[str, TaskDefinition[Any, Any]] = {}
+        self.assets = _gather("asset", assets, AssetDefinition, problems)
+        self.flows = _gather("flow", flows, FlowDefinition, problems)
+        self.tasks = _gather("task", tasks, TaskDefinition, problems)
         self.source = source
         """How these definitions were loaded (``module:pkg.mod`` or ``file:/path.py``)."""
-        for kind, items, table, cls in (
-            ("asset", assets, self.assets, AssetDefinition),
-            ("flow", flows, self.flows, FlowDefinition),
-            ("task", tasks, self.tasks, TaskDefinition),
-        ):
-            for item in items:
-                if not isinstance(item, cls):
-                    problems.append(
-                        Problem(
-                            f"Definitions({kind}s=...) got {item!r}, which is not an "
-                            f"@lg.{kind}; decorate the function with @lg.{kind}"
-                        )
-                    )
-                    continue
-                name = item.key if isinstance(item, AssetDefinition) else item.name
-                previous = table.get(name)
-                if previous is not None and previous is not item:
-                    problems.append(
-                        Problem(
-                            f"two {kind}s are named '{name}' (the other is at "
-                            f"{previous.location}); rename one",
-                            item.location.file,
-                            item.location.line,
-                        )
-                    )
-                    continue
-                table[name] = item
         self.graph = AssetGraph(self.assets)
         problems.extend(self.graph.problems)
         if problems:
@@ -96,3 +69,43 @@ class Definitions:
 
     def __repr__(self) -> str:
         return f"<Definitions {len(self.assets)} assets, {len(self.flows)} flows>"
+
+
+D = TypeVar("D", AssetDefinition[Any, Any], FlowDefinition[Any, Any], TaskDefinition[Any, Any])
+
+
+def _gather(kind: str, items: Iterable[D], cls: type[D], problems: list[Problem]) -> dict[str, D]:
+    """Definitions of one kind by name; what is wrong goes to ``problems``."""
+    table: dict[str, D] = {}
+    if isinstance(items, str | AssetDefinition | FlowDefinition | TaskDefinition) or not isinstance(
+        items, Iterable
+    ):
+        problems.append(
+            Problem(
+                f"Definitions({kind}s=...) takes a list of @lg.{kind} definitions, not {items!r}"
+            )
+        )
+        return table
+    for item in items:
+        if not isinstance(item, cls):
+            problems.append(
+                Problem(
+                    f"Definitions({kind}s=...) got {item!r}, which is not an "
+                    f"@lg.{kind}; decorate the function with @lg.{kind}"
+                )
+            )
+            continue
+        name = item.key if isinstance(item, AssetDefinition) else item.name
+        previous = table.get(name)
+        if previous is not None and previous is not item:
+            problems.append(
+                Problem(
+                    f"two {kind}s are named '{name}' (the other is at "
+                    f"{previous.location}); rename one",
+                    item.location.file,
+                    item.location.line,
+                )
+            )
+            continue
+        table[name] = item
+    return table

@@ -7,8 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, Never, ParamSpec, TypeVar, overload
 
-from legato.definitions.source import SourceLocation, location_of
-from legato.definitions.validation import reject_unknown_options, require_callable, require_name
+from legato.definitions.source import SourceLocation, docstring_of
+from legato.definitions.validation import (
+    definition_name,
+    reject_unknown_options,
+    require_callable,
+    where_defined,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,11 +60,11 @@ def flow(
 
     def decorate(f: Callable[P, R]) -> FlowDefinition[P, R]:
         f = require_callable("flow", f)
-        where = location_of(f)
+        where = where_defined(f)
         return FlowDefinition(
-            name=require_name("flow", name or f.__name__, where),
+            name=definition_name("flow", name, f, where),
             fn=f,
-            description=description or inspect.getdoc(f),
+            description=description or docstring_of(f),
             location=where,
             is_async=inspect.iscoroutinefunction(f),
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -43,16 +44,19 @@ def load_from_source(source: str) -> Definitions:
 def _import_module(name: str) -> object:
     if str(Path.cwd()) not in sys.path and "" not in sys.path:
         sys.path.insert(0, str(Path.cwd()))
+    importlib.invalidate_caches()  # the module may have been written since the last import
     try:
         return importlib.import_module(name)
+    except DefinitionError:
+        raise  # already names the file and line of the bad definition
     except ModuleNotFoundError as error:
-        if error.name and name.startswith(error.name):
+        if error.name and (name == error.name or name.startswith(error.name + ".")):
             raise DefinitionError(
                 f"no module named '{name}'",
                 hint="run from the project's folder, or pass a file path instead",
             ) from None
         raise _import_failed(name, error) from error
-    except Exception as error:
+    except (Exception, SystemExit) as error:
         raise _import_failed(name, error) from error
 
 
@@ -68,17 +72,26 @@ def _import_file(path: Path) -> object:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except BaseException as error:
         del sys.modules[name]
+        if isinstance(error, DefinitionError) or not isinstance(error, Exception | SystemExit):
+            raise  # a DefinitionError already names its file and line; Ctrl-C stays Ctrl-C
         raise _import_failed(str(path), error) from error
     finally:
         sys.path.remove(str(path.parent))
     return module
 
 
+_LEGATO_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
+
+
+def _is_user_frame(frame: traceback.FrameSummary) -> bool:
+    return not frame.filename.startswith(("<frozen importlib", _LEGATO_DIR))
+
+
 def _import_failed(what: str, error: BaseException) -> DefinitionError:
     frames = traceback.extract_tb(error.__traceback__)
-    user = [f for f in frames if "importlib" not in f.filename and "/legato/" not in f.filename]
+    user = [f for f in frames if _is_user_frame(f)]
     last = user[-1] if user else (frames[-1] if frames else None)
     if isinstance(error, SyntaxError):
         return DefinitionError(

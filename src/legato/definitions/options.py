@@ -8,6 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from legato.definitions.source import caller_location
+from legato.errors import DefinitionError, Problem
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 
@@ -57,16 +60,25 @@ class Retry:
         max_delay: float | str = 300.0,
         jitter: bool = True,
     ) -> None:
-        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int):
-            raise ValueError(f"Retry(max_attempts) must be a whole number, not {max_attempts!r}")
-        if max_attempts < 1:
-            raise ValueError(f"Retry(max_attempts) must be at least 1, got {max_attempts}")
-        if backoff not in ("exponential", "constant"):
-            raise ValueError(f"Retry(backoff) must be 'exponential' or 'constant', not {backoff!r}")
+        try:
+            if isinstance(max_attempts, bool) or not isinstance(max_attempts, int):
+                raise ValueError(
+                    f"Retry(max_attempts) must be a whole number, not {max_attempts!r}"
+                )
+            if max_attempts < 1:
+                raise ValueError(f"Retry(max_attempts) must be at least 1, got {max_attempts}")
+            if backoff not in ("exponential", "constant"):
+                raise ValueError(
+                    f"Retry(backoff) must be 'exponential' or 'constant', not {backoff!r}"
+                )
+            base_seconds = parse_duration(base, what="Retry(base)")
+            max_delay_seconds = parse_duration(max_delay, what="Retry(max_delay)")
+        except ValueError as error:
+            raise _invalid(error) from None
         object.__setattr__(self, "max_attempts", max_attempts)
         object.__setattr__(self, "backoff", backoff)
-        object.__setattr__(self, "base", parse_duration(base, what="Retry(base)"))
-        object.__setattr__(self, "max_delay", parse_duration(max_delay, what="Retry(max_delay)"))
+        object.__setattr__(self, "base", base_seconds)
+        object.__setattr__(self, "max_delay", max_delay_seconds)
         object.__setattr__(self, "jitter", bool(jitter))
 
     def delay(self, failed_attempt: int, rng: random.Random | None = None) -> float:
@@ -114,4 +126,13 @@ class CachePolicy:
     expires_after: float | None = None
 
     def within(self, duration: float | str) -> CachePolicy:
-        return CachePolicy(expires_after=parse_duration(duration, what="cache expiry"))
+        try:
+            return CachePolicy(expires_after=parse_duration(duration, what="cache expiry"))
+        except ValueError as error:
+            raise _invalid(error) from None
+
+
+def _invalid(error: ValueError) -> DefinitionError:
+    """A bad argument to ``lg.Retry(...)`` or a policy, located at the user's line."""
+    where = caller_location()
+    return DefinitionError([Problem(str(error), where.file, where.line)])

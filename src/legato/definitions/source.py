@@ -29,6 +29,11 @@ def location_of(fn: Callable[..., Any]) -> SourceLocation:
     return SourceLocation(code.co_filename, code.co_firstlineno)
 
 
+def docstring_of(fn: Callable[..., Any]) -> str | None:
+    """A function's docstring; None for other callables (not their class's docstring)."""
+    return inspect.getdoc(fn) if inspect.isfunction(fn) or inspect.ismethod(fn) else None
+
+
 def caller_location(depth: int = 2) -> SourceLocation:
     """The file and line of the user code that called the public function."""
     frame: FrameType | None = sys._getframe(depth)

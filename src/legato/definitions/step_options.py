@@ -64,7 +64,7 @@ def parse_step_options(
         fallback=fallback,
         cache=cache,
         tags=tag_tuple,
-        io=io,  # type: ignore[arg-type]
+        io=io,
         code_version=code_version,
     )
 

@@ -6,18 +6,20 @@ import inspect
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any, Generic, Never, ParamSpec, TypeVar, overload
+from typing import Any, Generic, Never, ParamSpec, TypeVar, cast, overload
 
 from legato.definitions.options import CachePolicy, Retry
 from legato.definitions.runtime import active_flow
-from legato.definitions.source import SourceLocation, code_version_of, location_of
+from legato.definitions.source import SourceLocation, code_version_of, docstring_of
 from legato.definitions.step_options import STEP_OPTION_NAMES, StepOptions, parse_step_options
 from legato.definitions.validation import (
     RESERVED_PARAMS,
+    definition_name,
     option_error,
+    parameters_of,
     reject_unknown_options,
     require_callable,
-    require_name,
+    where_defined,
 )
 
 P = ParamSpec("P")
@@ -82,8 +84,7 @@ class TaskDefinition(Generic[P, R]):
         if runtime is None:
             return self.fn(*args, **kwargs)
         if self.is_async:
-            result: R = runtime.call_async(self, args, kwargs)  # a coroutine to await
-            return result
+            return cast(R, runtime.call_async(self, args, kwargs))  # a coroutine to await
         return runtime.call(self, args, kwargs)  # type: ignore[no-any-return]
 
     def submit(self, *args: P.args, **kwargs: P.kwargs) -> StepFuture[R]:
@@ -108,9 +109,9 @@ class TaskDefinition(Generic[P, R]):
 
     def _call_plain(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
         if self.is_async:
-            import asyncio
+            import asyncio  # noqa: PLC0415 - asyncio costs ~10 ms; keep `import legato` cheap
 
-            return asyncio.run(self.fn(*args, **kwargs))  # type: ignore[arg-type,no-any-return]
+            return asyncio.run(self.fn(*args, **kwargs))  # type: ignore[arg-type]
         return self.fn(*args, **kwargs)
 
     def __repr__(self) -> str:
@@ -161,8 +162,8 @@ def task(
 
     def decorate(f: Callable[P, R]) -> TaskDefinition[P, R]:
         f = require_callable("task", f)
-        where = location_of(f)
-        task_name = require_name("task", name or f.__name__, where)
+        where = where_defined(f)
+        task_name = definition_name("task", name, f, where)
         try:
             options = parse_step_options(
                 retries=retries,
@@ -176,12 +177,12 @@ def task(
             )
         except ValueError as error:
             raise option_error("task", task_name, where, error) from None
-        params = inspect.signature(f).parameters
+        params = parameters_of("task", task_name, f, where)
         return TaskDefinition(
             name=task_name,
             fn=f,
             options=options,
-            description=description or inspect.getdoc(f),
+            description=description or docstring_of(f),
             location=where,
             wants_ctx=any(p in RESERVED_PARAMS for p in params),
             is_async=inspect.iscoroutinefunction(f),

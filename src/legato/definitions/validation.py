@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import inspect
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from legato.definitions.source import SourceLocation, caller_location
+from legato.definitions.source import SourceLocation, caller_location, location_of
 from legato.errors import DefinitionError, Problem
 
 RESERVED_PARAMS = frozenset({"ctx"})
@@ -62,6 +63,49 @@ def require_name(kind: str, name: str, where: SourceLocation) -> str:
             ]
         )
     return name
+
+
+def definition_name(
+    kind: str, explicit: str | None, fn: Callable[..., Any], where: SourceLocation
+) -> str:
+    """The explicit name, else the function's own name, checked by ``require_name``."""
+    option = "key" if kind == "asset" else "name"
+    if explicit is None:
+        explicit = getattr(fn, "__name__", None)
+        if not isinstance(explicit, str) or explicit == "<lambda>":
+            raise DefinitionError(
+                [
+                    Problem(
+                        f"@lg.{kind} cannot tell the name of {fn!r}; give it a name with "
+                        f"@lg.{kind}({option}=...)",
+                        where.file,
+                        where.line,
+                    )
+                ]
+            )
+    elif not isinstance(explicit, str):
+        raise DefinitionError(
+            [Problem(f"{kind} {option} must be a string, not {explicit!r}", where.file,
+                     where.line)]
+        )
+    return require_name(kind, explicit, where)
+
+
+def where_defined(fn: Callable[..., Any]) -> SourceLocation:
+    """The function's own file and line; for callables without code, the caller's line."""
+    where = location_of(fn)
+    return where if where.file is not None else caller_location()
+
+
+def parameters_of(
+    kind: str, name: str, fn: Callable[..., Any], where: SourceLocation
+) -> Mapping[str, inspect.Parameter]:
+    try:
+        return inspect.signature(fn).parameters
+    except (TypeError, ValueError) as error:
+        raise option_error(
+            kind, name, where, ValueError(f"cannot read its parameters: {error}")
+        ) from error
 
 
 def option_error(kind: str, name: str, where: SourceLocation, error: Exception) -> DefinitionError:

@@ -41,11 +41,13 @@ class AssetGraph:
         try:
             self.order = tuple(TopologicalSorter(self.upstream).static_order())
         except CycleError as error:
+            # graphlib lists the cycle so that each node is upstream of the next one.
             cycle: list[str] = error.args[1]
             first = self.assets[cycle[0]].location
             self.problems.append(
                 Problem(
-                    "assets form a cycle: " + " -> ".join(reversed(cycle)),
+                    "assets form a cycle: " + " -> ".join(cycle) + " (each is upstream of "
+                    "the next); remove one of these dependencies",
                     first.file,
                     first.line,
                 )
