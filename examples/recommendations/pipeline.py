@@ -266,6 +266,8 @@ def features(raw_events: dict[str, Any], ctx: lg.StepContext) -> Any:
     import polars as pl
 
     folder = Path(raw_events["dir"])
+    ctx.log.info("attempt %d: reading %d part files of %s from %s", ctx.attempt,
+                 len(raw_events["files"]), raw_events["day"], folder)
     events = pl.concat([_read_part(folder, entry) for entry in raw_events["files"]])
     events = events.with_columns(
         pl.col("event_time").str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ", time_zone="UTC"),
