@@ -39,7 +39,7 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
 """What each exit code means; the CLI reference prints this table."""
 
 
-class UsageProblem(LegatoError):
+class CommandLineError(LegatoError):
     """The command line itself is wrong (a missing flow name, a bad ``--since``...)."""
 
 

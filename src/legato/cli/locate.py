@@ -7,13 +7,15 @@
 4. else an error that says how to name them.
 """
 
+# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
+
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from legato.cli.errors import UsageProblem
+from legato.cli.errors import CommandLineError
 from legato.errors import DefinitionError
 
 if TYPE_CHECKING:
@@ -27,9 +29,12 @@ HOW_TO_NAME = (
 )
 
 
-def split_file(args: Sequence[str] | None) -> tuple[str | None, list[str]]:
-    """(the definitions file, the other positional arguments)."""
-    items = list(args or ())
+def split_file(first: str | None, rest: Sequence[str] | None = ()) -> tuple[str | None,
+                                                                          list[str]]:
+    """(the definitions file, the other positional arguments): ``first`` is the file when
+    it ends in ``.py``, else the first of the other arguments."""
+    items = [first] if first is not None else []
+    items.extend(rest or ())
     if items and items[0].endswith(".py"):
         return items[0], items[1:]
     return None, items
@@ -39,7 +44,7 @@ def definitions_target(file: str | None, module: str | None, settings: Settings,
                        command: str) -> str | None:
     """The file or module to load, by the rule above; None when nothing names one."""
     if file is not None and module is not None:
-        raise UsageProblem(f"both a file ({file}) and a module ({module}) were given",
+        raise CommandLineError(f"both a file ({file}) and a module ({module}) were given",
                            hint="name the definitions once: a file or -m MODULE")
     if file is not None:
         return file

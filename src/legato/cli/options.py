@@ -46,6 +46,13 @@ MaxParallelOption = Annotated[
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print plain JSON instead of tables.")
 ]
+FileArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="FILE.py", show_default=False,
+        help="The definitions file. Without it: -m MODULE, else the definitions setting.",
+    ),
+]
 RunArgument = Annotated[
     str,
     typer.Argument(metavar="RUN", help="A run id, a unique prefix of one, or 'last'.",

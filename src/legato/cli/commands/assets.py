@@ -1,5 +1,7 @@
 """``legato assets [FILE.py]``: every asset and its latest materialization."""
 
+# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
+
 from __future__ import annotations
 
 from typing import Annotated
@@ -12,23 +14,27 @@ from legato.cli.options import JsonOption, ModuleOption
 def assets(
     file: Annotated[
         str | None,
-        typer.Argument(metavar="[FILE.py]", show_default=False,
+        typer.Argument(metavar="FILE.py", show_default=False,
                        help="The definitions file (default: -m MODULE, else the "
                        "definitions setting, else the assets known to the store)."),
     ] = None,
     module: ModuleOption = None,
     json: JsonOption = False,
 ) -> None:
-    """List assets with their latest materialization: when, by which run, rows, data
-    version. Assets that were never materialized are listed as such."""
-    from legato.cli.errors import UsageProblem
+    """List assets and their latest materialization.
+
+    When (and how long ago), by which run, how many rows, and the data version; assets
+    never materialized are listed as such. Without definitions, lists the assets that
+    the store knows.
+    """
+    from legato.cli.errors import CommandLineError
     from legato.cli.locate import definitions_target, load_project
     from legato.cli.render import assets_table, make_console, print_json
     from legato.settings import load_settings
     from legato.store.sql_store import SqlStore
 
     if file is not None and not file.endswith(".py"):
-        raise UsageProblem(f"'{file}' is not a definitions file (a .py file)",
+        raise CommandLineError(f"'{file}' is not a definitions file (a .py file)",
                            hint="legato assets [FILE.py] or legato assets -m pkg.module")
     settings = load_settings()
     defined: list[str] | None = None

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from legato.cli.errors import UsageProblem
+from legato.cli.errors import CommandLineError
 
 TEMPLATES = {
     "pyproject.toml": "pyproject.toml.tmpl",
@@ -23,20 +23,22 @@ TEMPLATES = {
 def init(
     directory: Annotated[
         Path,
-        typer.Argument(metavar="[DIR]", help="Where to create the project (created if missing).",
+        typer.Argument(metavar="DIR", help="Where to create the project (created if missing).",
                        file_okay=False),
     ] = Path("."),
 ) -> None:
-    """Create a project: pyproject.toml (with [tool.legato] definitions = "pipelines.py"),
-    pipelines.py with a few assets and a flow, a README and a .gitignore. Existing files
-    are never overwritten.
+    """Create a small project that works as it is.
+
+    Writes pyproject.toml (whose tool.legato table sets definitions = "pipelines.py"),
+    pipelines.py with three assets and a flow named hello, README.md and .gitignore.
+    Existing files are never overwritten.
 
     Then: cd DIR && legato materialize && legato run hello
     """
     target = directory.resolve()
     existing = [name for name in TEMPLATES if (target / name).exists()]
     if existing:
-        raise UsageProblem(
+        raise CommandLineError(
             f"{target} already has {', '.join(existing)}; legato init never overwrites files",
             hint="choose a new folder: legato init my-project",
         )
@@ -47,7 +49,7 @@ def init(
             text = resources.files("legato.cli.templates").joinpath(template).read_text()
             (target / filename).write_text(text.replace("{{name}}", name))
     except OSError as error:
-        raise UsageProblem(f"cannot create the project in {target}: {error.strerror}",
+        raise CommandLineError(f"cannot create the project in {target}: {error.strerror}",
                            hint="choose a folder you can write to") from None
     typer.echo(f"created {name} in {target}: {', '.join(TEMPLATES)}")
     where = "" if target == Path.cwd().resolve() else f"cd {directory} && "

@@ -1,5 +1,7 @@
 """``legato logs RUN [STEP]``: what the steps printed and logged, per attempt."""
 
+# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
+
 from __future__ import annotations
 
 import datetime as dt
@@ -8,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from legato.cli.errors import UsageProblem
+from legato.cli.errors import CommandLineError
 from legato.cli.options import JsonOption, RunArgument
 
 if TYPE_CHECKING:
@@ -19,7 +21,7 @@ def logs(
     run: RunArgument,
     step: Annotated[
         str | None,
-        typer.Argument(metavar="[STEP]", show_default=False,
+        typer.Argument(metavar="STEP", show_default=False,
                        help="Only this step's logs (its step key, as legato show lists it)."),
     ] = None,
     json: JsonOption = False,
@@ -38,7 +40,7 @@ def logs(
         if step is not None:
             keys = [s.step_key for s in store.get_steps(record.run_id)]
             if step not in keys:
-                raise UsageProblem(
+                raise CommandLineError(
                     f"run {record.run_id} has no step '{step}'{did_you_mean(step, keys)}",
                     hint=f"its steps: {', '.join(keys[:10]) or 'none'}"
                     + (" ..." if len(keys) > 10 else ""),

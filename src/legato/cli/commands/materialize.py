@@ -1,32 +1,41 @@
 """``legato materialize [FILE.py] [SELECTION ...]``: compute assets in dependency order."""
 
+# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
+
 from __future__ import annotations
 
 from typing import Annotated
 
 import typer
 
-from legato.cli.execute import execute, settings_for
 from legato.cli.locate import load_project, split_file
-from legato.cli.options import ExecutorOption, MaxParallelOption, ModuleOption, ParamOption
+from legato.cli.options import (
+    ExecutorOption,
+    FileArgument,
+    MaxParallelOption,
+    ModuleOption,
+    ParamOption,
+)
 from legato.cli.params import parse_params
 
 
 def materialize(
+    file: FileArgument = None,
     selection: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="[FILE.py] [SELECTION ...]", show_default=False,
+            metavar="SELECTION", show_default=False,
             help="Assets to materialize: 'name', '*name' (with everything upstream), "
             "'name*' (with everything downstream); '*' or nothing for every asset.",
         ),
     ] = None,
+    *,
     module: ModuleOption = None,
     param: ParamOption = None,
     executor: ExecutorOption = None,
     max_parallel: MaxParallelOption = None,
 ) -> None:
-    """Materialize assets and record the run in the store.
+    """Materialize assets in dependency order, with a live view, and record the run.
 
     Upstream assets outside the selection give their latest materialization. Parameters
     reach each step as ctx.params. Exits 0 when every asset succeeded, 1 when one failed,
@@ -34,9 +43,10 @@ def materialize(
 
     Example: legato materialize '*report'
     """
+    from legato.cli.execute import execute, settings_for
     from legato.graph.selection import resolve_selection
 
-    file, names = split_file(selection)
+    file, names = split_file(file, selection)
     settings = settings_for(executor, max_parallel)
     defs = load_project(file, module, settings, "materialize")
     keys = resolve_selection(defs.graph, names or None)  # a bad selection fails before a run

@@ -1,15 +1,22 @@
 """``legato run [FILE.py] FLOW``: run a flow (or a single task) now, in this process."""
 
+# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from legato.cli.errors import UsageProblem
-from legato.cli.execute import execute, settings_for
+from legato.cli.errors import CommandLineError
 from legato.cli.locate import load_project, split_file
-from legato.cli.options import ExecutorOption, MaxParallelOption, ModuleOption, ParamOption
+from legato.cli.options import (
+    ExecutorOption,
+    FileArgument,
+    MaxParallelOption,
+    ModuleOption,
+    ParamOption,
+)
 from legato.cli.params import parse_params
 from legato.errors import DefinitionError
 
@@ -20,26 +27,30 @@ if TYPE_CHECKING:
 
 
 def run(
-    target: Annotated[
-        list[str],
-        typer.Argument(metavar="[FILE.py] FLOW", show_default=False,
-                       help="The flow to run, after the definitions file if you name one."),
-    ],
+    file: FileArgument = None,
+    flow: Annotated[
+        str | None,
+        typer.Argument(metavar="FLOW", show_default=False,
+                       help="The flow to run (or a task, run as a one-step flow)."),
+    ] = None,
+    *,
     module: ModuleOption = None,
     param: ParamOption = None,
     executor: ExecutorOption = None,
     max_parallel: MaxParallelOption = None,
 ) -> None:
-    """Run a flow and record it in the store.
+    """Run a flow, with a live view of its steps, and record it in the store.
 
     Exits 0 when the run succeeded, 1 when it failed, 130 when it was canceled (Ctrl-C).
 
     Example: legato run pipelines.py nightly --param day=2024-05-01
     """
-    file, names = split_file(target)
+    from legato.cli.execute import execute, settings_for
+
+    file, names = split_file(file, [flow] if flow else [])
     if len(names) != 1:
         got = "no flow name" if not names else f"{len(names)} names ({' '.join(names)})"
-        raise UsageProblem(f"legato run takes one flow name, got {got}",
+        raise CommandLineError(f"legato run takes one flow name, got {got}",
                            hint="legato run [FILE.py] FLOW [--param key=value ...]")
     settings = settings_for(executor, max_parallel)
     defs = load_project(file, module, settings, "run")

@@ -1,5 +1,7 @@
 """``legato runs``: the latest runs, newest first, with filters."""
 
+# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
+
 from __future__ import annotations
 
 import datetime as dt
@@ -10,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from legato.cli.errors import UsageProblem
+from legato.cli.errors import CommandLineError
 from legato.cli.options import JsonOption
 
 _AGE = re.compile(r"(\d+(?:\.\d+)?)\s*(w|d|h|m|s)")
@@ -40,7 +42,7 @@ def runs(
                      "since this ISO date (2024-05-01)."),
     ] = None,
     limit: Annotated[
-        int, typer.Option("--limit", "-n", min=1, help="Show at most this many runs.")
+        int, typer.Option("--limit", "-n", min=1, metavar="N", help="Show at most this many runs.")
     ] = 20,
     json: JsonOption = False,
 ) -> None:
@@ -75,7 +77,7 @@ def parse_since(text: str, now: float | None = None) -> float:
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
-        raise UsageProblem(f"--since {text!r} is neither an age nor a date",
+        raise CommandLineError(f"--since {text!r} is neither an age nor a date",
                            hint="e.g. --since 30m, --since 1d, --since 2024-05-01") from None
     if when.tzinfo is None:
         when = when.astimezone()

@@ -1,13 +1,18 @@
 """``legato show RUN``: one run and its steps."""
 
+# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
+
 from __future__ import annotations
 
 from legato.cli.options import JsonOption, RunArgument
 
 
 def show(run: RunArgument, json: JsonOption = False) -> None:
-    """Show a run: its target, status, parameters and error, and each step's status,
-    attempts, duration and error (or the reason it was skipped, cached or fell back)."""
+    """Show a run and its steps.
+
+    The run's target, status, parameters and error; each step's status, attempts,
+    duration, and its error (or why it was skipped, cached or fell back).
+    """
     from legato.cli.render import make_console, print_json, run_header, steps_table
     from legato.settings import load_settings
     from legato.store.sql_store import SqlStore
