@@ -10,9 +10,8 @@ The authoring API is everything importable from here; nothing else is promised::
 Importing legato loads neither SQLAlchemy nor pydantic: they load when a run starts.
 """
 
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
+import importlib as _importlib
+import typing as _typing
 
 from legato import cache as cache
 from legato.definitions.asset import AssetDefinition as AssetDefinition
@@ -38,7 +37,7 @@ from legato.errors import StepFailed as StepFailed
 from legato.errors import StoreError as StoreError
 from legato.errors import ValueStoreError as ValueStoreError
 
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from legato.api import load, materialize, run
     from legato.engine.results import RunResult, StepResult
     from legato.settings import Settings
@@ -55,14 +54,16 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     """Names whose modules need SQLAlchemy or pydantic load on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'legato' has no attribute {name!r}")
-    import importlib
+    return getattr(_importlib.import_module(module), name)
 
-    return getattr(importlib.import_module(module), name)
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

@@ -93,7 +93,7 @@ class ValueStoreError(LegatoError):
     """A step's value cannot be serialized, stored or loaded."""
 
 
-class StepFailed(LegatoError):
+class StepFailed(LegatoError):  # noqa: N818 - named for the outcome, like StaleData
     """A task called inside a flow failed for good; ``__cause__`` holds its exception."""
 
     def __init__(self, step_key: str, error: str) -> None:
@@ -102,5 +102,5 @@ class StepFailed(LegatoError):
         super().__init__(f"step '{step_key}' failed: {error}")
 
 
-class RunCanceled(LegatoError):
+class RunCanceled(LegatoError):  # noqa: N818 - named for the outcome, like StaleData
     """The run was canceled before it finished."""

@@ -1,0 +1,100 @@
+"""The public names of ``legato``: pinned, so that any change to the API shows in review.
+
+Only ``import legato as lg`` is used here: this folder tests what users are promised.
+"""
+
+from __future__ import annotations
+
+import types
+
+import legato as lg
+
+PUBLIC_NAMES = [
+    "AssetDefinition",
+    "DefinitionError",
+    "Definitions",
+    "FlowDefinition",
+    "LegatoError",
+    "ParamsError",
+    "Retry",
+    "RunCanceled",
+    "RunNotFoundError",
+    "RunResult",
+    "SchemaVersionError",
+    "SelectionError",
+    "Settings",
+    "SettingsError",
+    "StepContext",
+    "StepFailed",
+    "StepFuture",
+    "StepResult",
+    "StoreError",
+    "TaskDefinition",
+    "ValueStoreError",
+    "__version__",
+    "asset",
+    "cache",
+    "flow",
+    "last_good",
+    "load",
+    "materialize",
+    "run",
+    "task",
+]
+
+
+def test_public_names_are_pinned() -> None:
+    """Changing this list is changing the API: add to the CHANGELOG as well."""
+    assert lg.__all__ == PUBLIC_NAMES
+
+
+def test_public_names_are_sorted_and_unique() -> None:
+    assert lg.__all__ == sorted(set(lg.__all__))
+
+
+def test_every_public_name_resolves() -> None:
+    for name in lg.__all__:
+        assert getattr(lg, name) is not None, name
+
+
+def test_every_public_name_is_in_dir() -> None:
+    assert set(lg.__all__) <= set(dir(lg))
+
+
+def test_nothing_else_looks_public() -> None:
+    """Apart from subpackages, every name without an underscore is in ``__all__``."""
+    extra = {
+        name
+        for name in dir(lg)
+        if not name.startswith("_")
+        and name not in lg.__all__
+        and not isinstance(getattr(lg, name), types.ModuleType)
+    }
+    assert extra == set()
+
+
+def test_unknown_attribute_is_an_attribute_error() -> None:
+    try:
+        lg.no_such_thing  # type: ignore[attr-defined]  # noqa: B018
+    except AttributeError as error:
+        assert "no_such_thing" in str(error)
+    else:
+        raise AssertionError("lg.no_such_thing should not exist")
+
+
+def test_errors_share_one_root() -> None:
+    suffixes = ("Error", "Failed", "Canceled")
+    errors = [getattr(lg, name) for name in lg.__all__ if name.endswith(suffixes)]
+    assert len(errors) == 11
+    for error in errors:
+        assert issubclass(error, lg.LegatoError), error
+    assert issubclass(lg.SchemaVersionError, lg.StoreError)
+
+
+def test_version_is_a_string() -> None:
+    assert isinstance(lg.__version__, str)
+    assert lg.__version__[0].isdigit()
+
+
+def test_cache_policies_are_public() -> None:
+    assert lg.cache.by_inputs.within("1h").expires_after == 3600
