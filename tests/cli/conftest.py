@@ -1,0 +1,111 @@
+"""Helpers for CLI tests: invoke ``legato`` in-process (typer's CliRunner) or as the real
+console script in a subprocess, in the isolated ``project`` folder."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner, Result
+
+from legato.cli.main import app
+
+PIPELINES = '''
+import legato as lg
+
+
+@lg.asset
+def raw():
+    return [1, 2, 3]
+
+
+@lg.asset
+def doubled(raw, ctx):
+    factor = ctx.params.get("factor", 2)
+    print(f"doubling with {factor!r}")
+    return [x * factor for x in raw]
+
+
+@lg.asset
+def total(doubled):
+    return sum(doubled)
+
+
+@lg.asset
+def other():
+    return "independent"
+
+
+@lg.task
+def add(a: int, b: int) -> int:
+    print(f"adding {a!r} and {b!r}")
+    return a + b
+
+
+@lg.flow
+def adder(a: int, b: int = 1, scale: float = 1.0, loud: bool = False, tag: str = "x",
+          extra=None):
+    result = add(a, b)
+    print(f"scale={scale!r} loud={loud!r} tag={tag!r} extra={extra!r}")
+    return result * scale
+
+
+@lg.task(retries=lg.Retry(2, base=0.01, jitter=False))
+def explode(x: int) -> int:
+    raise ValueError(f"boom {x}")
+
+
+@lg.flow
+def failing():
+    return explode(1)
+'''
+
+Invoke = Callable[..., Result]
+
+
+def legato_command() -> list[str]:
+    """The installed console script, run as a user would."""
+    script = Path(sys.executable).with_name("legato")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "legato.cli.main"]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
+    env.update({"COLUMNS": "200", "NO_COLOR": "1"}, **extra)
+    return env
+
+
+@pytest.fixture
+def cli(project: Path) -> Invoke:
+    """``cli("run", "adder", env={...})``: the result of one ``legato`` invocation."""
+    runner = CliRunner()
+
+    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+        return runner.invoke(app, list(args), env={"COLUMNS": "200", **(env or {})},
+                             catch_exceptions=False)
+
+    return invoke
+
+
+@pytest.fixture
+def pipelines(project: Path) -> Path:
+    path = project / "pipelines.py"
+    path.write_text(PIPELINES)
+    return path
+
+
+def parse_json(result: Result) -> Any:
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def run_legato(project: Path, *args: str, timeout: float = 60,
+               **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*legato_command(), *args], cwd=project, env=clean_env(**env),
+                          capture_output=True, text=True, timeout=timeout, check=False)

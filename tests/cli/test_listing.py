@@ -1,0 +1,189 @@
+"""``legato runs``, ``show``, ``logs`` and ``assets``: tables for people, JSON for programs."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from legato.cli.commands.runs import parse_since
+from legato.cli.errors import CommandLineError
+from tests.cli.conftest import Invoke, parse_json
+
+
+@pytest.fixture
+def history(cli: Invoke, pipelines: Path) -> list[dict[str, object]]:
+    """Three runs: a succeeded flow, a failed flow, a materialization; newest first."""
+    assert cli("run", "pipelines.py", "adder", "-p", "a=1").exit_code == 0
+    assert cli("run", "pipelines.py", "failing").exit_code == 1
+    assert cli("materialize", "pipelines.py", "*doubled").exit_code == 0
+    runs = parse_json(cli("runs", "--json"))
+    assert isinstance(runs, list)
+    return runs
+
+
+def test_runs_lists_newest_first_with_filters(cli: Invoke, history: list[dict[str, object]]
+                                              ) -> None:
+    assert [r["target"] for r in history] == ["raw,doubled", "failing", "adder"]
+    assert [r["status"] for r in history] == ["succeeded", "failed", "succeeded"]
+    assert set(history[0]) >= {"run_id", "kind", "target", "status", "params", "created_at",
+                               "ended_at", "error"}
+    failed = parse_json(cli("runs", "--status", "failed", "--json"))
+    assert [r["target"] for r in failed] == ["failing"]
+    adder = parse_json(cli("runs", "--target", "adder", "--json"))
+    assert [r["status"] for r in adder] == ["succeeded"]
+    assert len(parse_json(cli("runs", "--limit", "2", "--json"))) == 2
+    assert len(parse_json(cli("runs", "--since", "1h", "--json"))) == 3
+    assert parse_json(cli("runs", "--since", "2999-01-01", "--json")) == []
+
+
+def test_runs_table(cli: Invoke, history: list[dict[str, object]]) -> None:
+    result = cli("runs")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["run", "kind", "target", "status", "started", "duration",
+                                "error"]
+    assert str(history[1]["run_id"]) in lines[2]
+    assert "failed" in lines[2]
+    assert "boom 1" in lines[2]
+    assert "just now" in lines[1] or "s ago" in lines[1]
+
+
+def test_runs_bad_filters(cli: Invoke, project: Path) -> None:
+    bad_since = cli("runs", "--since", "yesterday")
+    assert bad_since.exit_code == 2
+    assert "--since 'yesterday' is neither an age nor a date" in bad_since.stderr
+    bad_status = cli("runs", "--status", "exploded")
+    assert bad_status.exit_code == 2
+    assert cli("runs").stdout.startswith("no runs yet")
+
+
+def test_parse_since() -> None:
+    now = 1_000_000.0
+    assert parse_since("1d", now) == now - 86400
+    assert parse_since("1h30m", now) == now - 5400
+    assert parse_since("2w", now) == now - 2 * 604800
+    assert parse_since("45s", now) == now - 45
+    assert parse_since("2024-05-01T00:00:00+00:00", now) == 1714521600.0
+    with pytest.raises(CommandLineError):
+        parse_since("1x", now)
+
+
+def test_show_by_full_id_prefix_and_last(cli: Invoke, history: list[dict[str, object]]) -> None:
+    run_id = str(history[1]["run_id"])
+    by_id = parse_json(cli("show", run_id, "--json"))
+    assert by_id["run"]["run_id"] == run_id
+    assert by_id["run"]["status"] == "failed"
+    assert by_id["run"]["error"]
+    [step] = by_id["steps"]
+    assert (step["step_key"], step["status"], step["attempts"]) == ("explode", "failed", 2)
+    assert step["error"] == "ValueError: boom 1"
+    assert "Traceback" in step["traceback"]
+    # a unique prefix; the newest run for 'last'
+    others = {str(r["run_id"]) for r in history} - {run_id}
+    length = next(n for n in range(1, len(run_id) + 1)
+                  if not any(o.startswith(run_id[:n]) for o in others))
+    assert parse_json(cli("show", run_id[:length], "--json"))["run"]["run_id"] == run_id
+    assert parse_json(cli("show", "last", "--json"))["run"]["run_id"] == history[0]["run_id"]
+
+
+def test_show_table(cli: Invoke, history: list[dict[str, object]]) -> None:
+    result = cli("show", str(history[1]["run_id"]))
+    assert result.exit_code == 0
+    text = result.stdout
+    assert f"run       {history[1]['run_id']}  failed" in text
+    assert "flow      failing" in text
+    step_line = next(line for line in text.splitlines() if line.startswith("explode"))
+    assert step_line.split()[:3] == ["explode", "failed", "2"]
+    assert "ValueError: boom 1" in step_line
+
+
+def test_show_unknown_or_ambiguous_run(cli: Invoke, history: list[dict[str, object]]) -> None:
+    unknown = cli("show", "nope")
+    assert unknown.exit_code == 2
+    assert unknown.stderr == "error: no run matches 'nope'\nhint: list runs with: legato runs\n"
+    common = str(history[0]["run_id"])[:1]  # all ids made within seconds share a prefix
+    ambiguous = cli("show", common)
+    assert ambiguous.exit_code == 2
+    assert "more than one run matches" in ambiguous.stderr
+
+
+def test_logs_per_step_and_attempt(cli: Invoke, history: list[dict[str, object]]) -> None:
+    run_id = str(history[2]["run_id"])  # adder
+    lines = parse_json(cli("logs", run_id, "--json"))
+    assert [(line["step_key"], line["attempt"], line["stream"], line["message"])
+            for line in lines] == [("add", 1, "stdout", "adding 1 and 1")]
+    assert lines[0]["level"] == 20
+    text = cli("logs", run_id).stdout.splitlines()
+    assert text[0] == "── add · attempt 1"
+    assert text[1].split()[1:] == ["stdout", "INFO", "adding", "1", "and", "1"]
+
+
+def test_logs_of_one_step_and_an_unknown_step(cli: Invoke, history: list[dict[str, object]]
+                                              ) -> None:
+    assert parse_json(cli("logs", "last", "raw", "--json")) == []
+    assert "no logs recorded for run" in cli("logs", "last", "raw").stdout
+    doubled = parse_json(cli("logs", "last", "doubled", "--json"))
+    assert [line["message"] for line in doubled] == ["doubling with 2"]
+    unknown = cli("logs", "last", "doubld")
+    assert unknown.exit_code == 2
+    assert "has no step 'doubld'; did you mean 'doubled'?" in unknown.stderr
+
+
+def test_assets_with_definitions(cli: Invoke, history: list[dict[str, object]]) -> None:
+    assets = parse_json(cli("assets", "pipelines.py", "--json"))
+    by_key = {a["asset_key"]: a["materialization"] for a in assets}
+    order = list(by_key)
+    assert set(order) == {"other", "raw", "doubled", "total"}
+    assert order.index("raw") < order.index("doubled") < order.index("total")
+    assert by_key["total"] is None and by_key["other"] is None
+    raw = by_key["raw"]
+    assert raw["run_id"] == history[0]["run_id"]
+    assert raw["row_count"] == 3
+    assert raw["data_version"]
+    table = cli("assets", "pipelines.py").stdout
+    total_line = next(line for line in table.splitlines() if line.startswith("total"))
+    assert "never materialized" in total_line
+    raw_line = next(line for line in table.splitlines() if line.startswith("raw"))
+    assert "just now" in raw_line or "s ago" in raw_line
+    assert str(history[0]["run_id"]) in raw_line
+
+
+def test_assets_without_definitions_lists_the_store(cli: Invoke,
+                                                    history: list[dict[str, object]]) -> None:
+    assets = parse_json(cli("assets", "--json"))
+    assert [a["asset_key"] for a in assets] == ["doubled", "raw"]
+    assert all(a["materialization"]["run_id"] == history[0]["run_id"] for a in assets)
+
+
+def test_assets_from_the_definitions_setting(cli: Invoke, project: Path,
+                                             pipelines: Path) -> None:
+    (project / "pyproject.toml").write_text('[tool.legato]\ndefinitions = "pipelines.py"\n')
+    assets = parse_json(cli("assets", "--json"))
+    assert {a["asset_key"] for a in assets} == {"raw", "doubled", "total", "other"}
+    assert all(a["materialization"] is None for a in assets)
+    assert cli("assets", "nothing.txt").exit_code == 2
+
+
+def test_listings_on_an_empty_store(cli: Invoke, project: Path) -> None:
+    assert parse_json(cli("runs", "--json")) == []
+    assert parse_json(cli("assets", "--json")) == []
+    assert cli("show", "last").exit_code == 2
+    assert cli("logs", "last").exit_code == 2
+
+
+def test_relative_ages_in_tables(cli: Invoke, pipelines: Path) -> None:
+    from legato.cli.render import ago, duration
+
+    now = time.time()
+    assert ago(now - 0.2, now) == "just now"
+    assert ago(now - 12, now) == "12s ago"
+    assert ago(now - 180, now) == "3m ago"
+    assert ago(now - 5 * 3600, now) == "5h ago"
+    assert ago(now - 2 * 86400, now) == "2d ago"
+    assert duration(None) == "-"
+    assert duration(0.0123) == "0.012s"
+    assert duration(1.44) == "1.4s"
+    assert duration(125) == "2m 05s"
+    assert duration(3 * 3600 + 120) == "3h 02m"
