@@ -46,8 +46,10 @@ class Problem:
     line: int | None = None
 
     def __str__(self) -> str:
-        where = f"{self.file}:{self.line}: " if self.file and self.line else ""
-        return f"{where}{self.message}"
+        if not self.file:
+            return self.message
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.message}"
 
 
 class DefinitionError(LegatoError):
@@ -100,6 +102,10 @@ class StepFailed(LegatoError):  # noqa: N818 - named for the outcome, like Stale
         self.step_key = step_key
         self.error = error
         super().__init__(f"step '{step_key}' failed: {error}")
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Picklable, so that it can cross a process boundary like the other errors."""
+        return (type(self), (self.step_key, self.error), self.__dict__)
 
 
 class RunCanceled(LegatoError):  # noqa: N818 - named for the outcome, like StaleData

@@ -7,6 +7,7 @@ import re
 import pytest
 
 import legato as lg
+from legato.errors import Problem
 
 
 @lg.asset
@@ -192,3 +193,9 @@ def test_collect_picks_definitions_out_of_any_objects() -> None:
     assert set(defs.flows) == {"nightly"}
     assert set(defs.tasks) == {"fetch"}
     assert defs.source == "test"
+
+
+def test_a_problem_without_a_line_still_names_its_file() -> None:
+    assert str(Problem("bad", "flows.py", 3)) == "flows.py:3: bad"
+    assert str(Problem("bad", "flows.py", None)) == "flows.py: bad"
+    assert str(Problem("bad")) == "bad"

@@ -249,3 +249,32 @@ def test_a_missing_submodule_of_an_existing_package(user_code: Path) -> None:
 def test_lg_load_is_the_public_entry(user_code: Path) -> None:
     write(user_code / "public_entry.py", PIPELINE)
     assert set(lg.load("public_entry.py").flows) == {"nightly"}
+
+
+def test_invalid_defs_in_a_module_are_reported_as_such(user_code: Path) -> None:
+    path = write(
+        user_code / "explicit_broken.py",
+        """\
+        import legato as lg
+
+        @lg.asset
+        def features(evnts):
+            return evnts
+
+        defs = lg.Definitions(assets=[features])
+        """,
+    )
+    with pytest.raises(lg.DefinitionError) as caught:
+        load_definitions("explicit_broken.py")
+    (problem,) = caught.value.problems
+    assert problem.message == "asset 'features' depends on 'evnts', which is not defined"
+    assert (problem.file, problem.line) == (str(path), 3)
+
+
+def test_a_project_inside_a_folder_named_legato(user_code: Path) -> None:
+    path = write(user_code / "legato" / "flows.py", "import json\n\njson.loads('{')\n")
+    with pytest.raises(lg.DefinitionError) as caught:
+        load_definitions(str(path))
+    (problem,) = caught.value.problems
+    assert (problem.file, problem.line) == (str(path), 3)
+    assert "JSONDecodeError" in problem.message

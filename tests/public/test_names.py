@@ -5,6 +5,7 @@ Only ``import legato as lg`` is used here: this folder tests what users are prom
 
 from __future__ import annotations
 
+import pickle
 import types
 
 import legato as lg
@@ -98,3 +99,21 @@ def test_version_is_a_string() -> None:
 
 def test_cache_policies_are_public() -> None:
     assert lg.cache.by_inputs.within("1h").expires_after == 3600
+
+
+def test_errors_survive_pickling() -> None:
+    """Errors cross process boundaries (the processes executor) and must arrive whole."""
+    errors = [
+        lg.DefinitionError("asset 'x' is wrong", hint="fix it"),
+        lg.StepFailed("fetch[3]", "ValueError: bad"),
+        lg.SelectionError("no asset named 'y'"),
+        lg.SchemaVersionError("newer schema", hint="upgrade legato"),
+        lg.RunCanceled("canceled by the user"),
+    ]
+    for error in errors:
+        copy = pickle.loads(pickle.dumps(error))
+        assert type(copy) is type(error)
+        assert str(copy) == str(error)
+        assert copy.hint == error.hint
+    step_failed = pickle.loads(pickle.dumps(errors[1]))
+    assert (step_failed.step_key, step_failed.error) == ("fetch[3]", "ValueError: bad")

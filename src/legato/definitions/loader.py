@@ -6,6 +6,7 @@ import importlib
 import importlib.util
 import os
 import sys
+import sysconfig
 import traceback
 from pathlib import Path
 
@@ -82,16 +83,21 @@ def _import_file(path: Path) -> object:
     return module
 
 
-_LEGATO_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
-
-
-def _is_user_frame(frame: traceback.FrameSummary) -> bool:
-    return not frame.filename.startswith(("<frozen importlib", _LEGATO_DIR))
+def _not_user_code() -> tuple[str, ...]:
+    """Path prefixes of legato, the standard library and installed packages."""
+    paths = sysconfig.get_paths()
+    found = {str(Path(__file__).resolve().parent.parent)}
+    for kind in ("stdlib", "platstdlib", "purelib", "platlib"):
+        if kind in paths:
+            found |= {paths[kind], str(Path(paths[kind]).resolve())}
+    return ("<frozen ", *(folder.rstrip(os.sep) + os.sep for folder in found))
 
 
 def _import_failed(what: str, error: BaseException) -> DefinitionError:
+    """Name the innermost line of the user's own code, not the library that raised."""
     frames = traceback.extract_tb(error.__traceback__)
-    user = [f for f in frames if _is_user_frame(f)]
+    skip = _not_user_code()
+    user = [f for f in frames if not f.filename.startswith(skip)]
     last = user[-1] if user else (frames[-1] if frames else None)
     if isinstance(error, SyntaxError):
         return DefinitionError(
