@@ -13,8 +13,11 @@ pipeline=examples/recommendations/pipeline.py
 data=examples/recommendations/data
 export LEGATO_HOME="$PWD/$data/.legato"
 
-bold=$(tput bold 2>/dev/null || true)
-plain=$(tput sgr0 2>/dev/null || true)
+bold="" plain=""
+if [ -t 1 ]; then
+    bold=$(tput bold 2>/dev/null || true)
+    plain=$(tput sgr0 2>/dev/null || true)
+fi
 say() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$plain"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
 

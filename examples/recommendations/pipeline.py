@@ -68,7 +68,7 @@ def _day(ctx: lg.StepContext) -> str:
 
 
 def _data_dir(ctx: lg.StepContext) -> Path:
-    return Path(ctx.params.get("data_dir") or DEFAULT_DATA_DIR)
+    return Path(ctx.params.get("data_dir") or DEFAULT_DATA_DIR).resolve()
 
 
 def _flag(value: Any) -> bool:
@@ -268,7 +268,11 @@ def features(raw_events: dict[str, Any], ctx: lg.StepContext) -> Any:
     folder = Path(raw_events["dir"])
     ctx.log.info("attempt %d: reading %d part files of %s from %s", ctx.attempt,
                  len(raw_events["files"]), raw_events["day"], folder)
-    events = pl.concat([_read_part(folder, entry) for entry in raw_events["files"]])
+    try:
+        events = pl.concat([_read_part(folder, entry) for entry in raw_events["files"]])
+    except CorruptUploadError as error:
+        ctx.log.error("%s", error)
+        raise
     events = events.with_columns(
         pl.col("event_time").str.to_datetime("%Y-%m-%dT%H:%M:%S%.3fZ", time_zone="UTC"),
         pl.col("event_type").replace_strict(EVENT_WEIGHTS, return_dtype=pl.Float32)
