@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -67,3 +68,30 @@ def test_location_is_the_definition_line() -> None:
     assert fetch.location.file == __file__
     assert fetch.location.line == fetch.fn.__code__.co_firstlineno
     assert str(fetch.location) == f"{__file__}:{fetch.location.line}"
+
+
+def test_code_version_without_source_is_stable_for_the_same_code() -> None:
+    source = "def f(xs):\n    return sorted(xs, key=lambda x: -x)\n"
+    first: dict[str, object] = {}
+    second: dict[str, object] = {}
+    exec(compile(source, "<flows>", "exec"), first)
+    exec(compile(source, "<flows>", "exec"), second)
+    assert first["f"] is not second["f"]
+    assert code_version_of(first["f"]) == code_version_of(second["f"])  # type: ignore[arg-type]
+
+
+def _scale(x: int, factor: int) -> int:
+    return x * factor
+
+
+class _Doubler:
+    def __call__(self, x: int) -> int:
+        return x * 2
+
+
+def test_code_version_of_partials_and_callable_objects_is_their_code() -> None:
+    one = code_version_of(functools.partial(_scale, factor=2))
+    two = code_version_of(functools.partial(_scale, factor=3))
+    assert one == two == code_version_of(_scale)
+    assert code_version_of(_Doubler()) == code_version_of(_Doubler())
+    assert code_version_of(_Doubler()) != one

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
+import marshal
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,11 +55,17 @@ def code_version_of(fn: Callable[..., Any]) -> str:
     cached = _code_versions.get(fn)
     if cached is not None:
         return cached
+    target: object = fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    if not (inspect.isroutine(target) or inspect.isclass(target)):
+        target = type(target)  # a callable object: the code is its class's
     try:
-        text = inspect.getsource(fn).encode()
+        text = inspect.getsource(target).encode()
     except (OSError, TypeError):
-        code = getattr(fn, "__code__", None)
-        text = repr((code.co_code, code.co_consts, code.co_names) if code else fn).encode()
+        code = getattr(target, "__code__", None)
+        # marshal, not repr: the repr of nested code objects holds memory addresses
+        text = marshal.dumps(code) if code is not None else repr(target).encode()
     version = hashlib.sha256(text).hexdigest()[:12]
     _code_versions[fn] = version
     return version
