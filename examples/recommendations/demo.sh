@@ -4,14 +4,18 @@
 #   night 2 (2026-11-20): one part file lands corrupt; features fails after 3 attempts,
 #   model and evaluation fall back to night 1, and deployment keeps serving that standby
 #   model, saying so. The run is marked failed: nobody is silently served stale data.
-# State is kept apart from any other legato project, under examples/recommendations/data.
+# State is kept apart from any other legato project, under examples/recommendations/data
+# (or $RECOMMENDATIONS_DATA_DIR), which is wiped first.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 cd "$here/../.."
 pipeline=examples/recommendations/pipeline.py
-data=examples/recommendations/data
-export LEGATO_HOME="$PWD/$data/.legato"
+data="${RECOMMENDATIONS_DATA_DIR:-examples/recommendations/data}"  # landing/, serving/
+case "$data" in
+    /*) export LEGATO_HOME="$data/.legato" ;;
+    *) export LEGATO_HOME="$PWD/$data/.legato" ;;
+esac
 
 bold="" plain=""
 if [ -t 1 ]; then

@@ -5,7 +5,10 @@ standby (last good) model instead; with no earlier good model nothing is deploye
 from __future__ import annotations
 
 import json
+import os
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -140,3 +143,21 @@ def test_each_day_lands_the_same_events_every_time(tmp_path: Path) -> None:
     assert all(e["event_time"].startswith(CLEAN_DAY) for e in events)
     kinds = {e["event_type"] for e in events}
     assert kinds == {"view", "click", "add_to_cart", "purchase"}
+
+
+@pytest.mark.slow
+def test_the_demo_tells_the_story_through_the_cli(tmp_path: Path) -> None:
+    """What `make run` does: demo.sh drives the CLI through both nights."""
+    demo = PIPELINE.parent / "demo.sh"
+    data_dir = tmp_path / "data"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["RECOMMENDATIONS_DATA_DIR"] = str(data_dir)
+    done = subprocess.run(["bash", str(demo)], env=env, capture_output=True, text=True,
+                          timeout=120, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "exit code 1, as expected" in done.stdout
+    assert "part-0003.jsonl" in done.stdout
+    served = _metadata(data_dir)
+    assert served["standby"] is True and served["trained_on"] == CLEAN_DAY
+    assert (data_dir / ".legato" / "legato.db").exists()
