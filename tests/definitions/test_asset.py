@@ -140,7 +140,7 @@ def test_asset_definitions_are_immutable() -> None:
         events.key = "other"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("key", ["has space", "", "star*", "a/b"])
+@pytest.mark.parametrize("key", ["has space", "", "star*", "a/b", "-flag", "..", ".hidden"])
 def test_invalid_keys_are_refused(key: str) -> None:
     with pytest.raises(lg.DefinitionError, match=r"name .* is not valid"):
 
@@ -162,3 +162,18 @@ def test_deps_must_name_assets() -> None:
 
         @lg.asset(deps=[events])  # type: ignore[list-item]
         def features() -> None: ...
+
+
+@pytest.mark.parametrize(
+    "key", ["events", "events_v2", "raw.events", "raw-events", "_private", "2024"]
+)
+def test_valid_keys(key: str) -> None:
+    assert lg.asset(key=key)(lambda: None).key == key
+
+
+def test_repeated_deps_count_once() -> None:
+    @lg.asset(deps=["a", "b", "a"])
+    def c(b: int) -> None: ...
+
+    assert c.deps == ("a", "b")
+    assert c.upstream == ("b", "a")

@@ -166,4 +166,4 @@ def _dep_keys(deps: Iterable[str | AssetDefinition[Any, Any]]) -> tuple[str, ...
             keys.append(dep)
         else:
             raise ValueError(f"deps must be asset names or @lg.asset definitions, not {dep!r}")
-    return tuple(keys)
+    return tuple(dict.fromkeys(keys))

@@ -52,11 +52,13 @@ def require_callable(decorator: str, fn: object) -> Callable[..., Any]:
 
 
 def require_name(kind: str, name: str, where: SourceLocation) -> str:
-    if not name or not all(c.isalnum() or c in "_-." for c in name):
+    valid = all(c.isalnum() or c in "_-." for c in name)
+    if not name or not valid or not (name[0].isalnum() or name[0] == "_"):
         raise DefinitionError(
             [
                 Problem(
-                    f"{kind} name {name!r} is not valid: use letters, digits, '_', '-' or '.'",
+                    f"{kind} name {name!r} is not valid: use letters, digits, '_', '-' or '.', "
+                    "starting with a letter, a digit or '_'",
                     where.file,
                     where.line,
                 )
