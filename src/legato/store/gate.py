@@ -77,7 +77,7 @@ class Statements:
             started.on_conflict_do_update(
                 index_elements=[steps.c.run_id, steps.c.step_key],
                 set_={"status": _lit("running"), "attempts": started.excluded.attempts,
-                      "started_at": started.excluded.started_at, "ended_at": null()},
+                      "ended_at": null()},  # started_at stays: a step's time spans attempts
                 where=steps.c.status.in_([_lit("retrying"), _lit("running")]),
             )
         )
