@@ -78,7 +78,7 @@ class _Handler(logging.Handler):
 
 
 _handler = _Handler()
-_handler.setFormatter(logging.Formatter("%(name)s: %(message)s")  # the level is stored apart)
+_handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))  # the level is stored apart
 _install_lock = threading.Lock()
 _installed = 0
 _saved: tuple[TextIO, TextIO] | None = None
