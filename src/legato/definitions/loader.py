@@ -69,7 +69,8 @@ def _import_file(path: Path) -> object:
     if spec is None or spec.loader is None:
         raise DefinitionError(f"cannot import {path}: not a Python file")
     module = importlib.util.module_from_spec(spec)
-    sys.path.insert(0, str(path.parent))
+    if str(path.parent) not in sys.path:  # as `python file.py` would: siblings import later too
+        sys.path.insert(0, str(path.parent))
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
@@ -78,8 +79,6 @@ def _import_file(path: Path) -> object:
         if isinstance(error, DefinitionError) or not isinstance(error, Exception | SystemExit):
             raise  # a DefinitionError already names its file and line; Ctrl-C stays Ctrl-C
         raise _import_failed(str(path), error) from error
-    finally:
-        sys.path.remove(str(path.parent))
     return module
 
 
