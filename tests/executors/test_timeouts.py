@@ -113,7 +113,7 @@ def test_a_timed_out_step_fails_and_the_run_carries_on(run_settings: Any, execut
                 if s.step_key == "sleeper")
     assert step.status == "failed"
     assert step.error == result.steps["sleeper"].error
-    assert "StepTimeout" in (step.error or "")
+    assert "StepTimeoutError" in (step.error or "")
 
 
 def test_a_timed_out_worker_process_is_killed(make_settings: Any, pids: Path,

@@ -70,28 +70,44 @@ def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
     ready: deque[str] = deque(k for k in keys if not waiting[k])
     running: dict[Future[StepOutcome], str] = {}
 
-    def settled(key: str) -> None:
-        for down in graph.downstream[key]:
-            if down not in selected:
-                continue
-            waiting[down].discard(key)
-            if waiting[down]:
-                continue
-            blocked = [up for up in graph.upstream[down]
-                       if up in selected and not session.outcomes[up].ok]
-            if not blocked:
-                ready.append(down)
-                continue
-            asset = graph.assets[down]
-            spec = asset_spec(asset, tuple(u for u in graph.upstream[down] if u in selected))
-            first = blocked[0]
-            reason = f"upstream '{first}' {session.outcomes[first].status}"
-            status = (StepStatus.FALLBACK if isinstance(asset.options.fallback, LastGood)
-                      else StepStatus.SKIPPED)
-            if session.canceled.is_set():
-                status, reason = StepStatus.CANCELED, "the run was canceled"
-            settle(session, spec, status, reason=reason, seq=session.next_seq())
-            settled(down)
+    def spec_of(key: str) -> StepSpec:
+        return asset_spec(graph.assets[key],
+                          tuple(u for u in graph.upstream[key] if u in selected))
+
+    def settled(first: str) -> None:
+        """Release what waited for ``first``; settle at once what cannot run."""
+        stack = [first]
+        while stack:
+            key = stack.pop()
+            for down in graph.downstream[key]:
+                if down not in selected or down in session.outcomes:
+                    continue
+                waiting[down].discard(key)
+                if waiting[down]:
+                    continue
+                blocked = [up for up in graph.upstream[down]
+                           if up in selected and not session.outcomes[up].ok]
+                if not blocked:
+                    ready.append(down)
+                    continue
+                reason = f"upstream '{blocked[0]}' {session.outcomes[blocked[0]].status}"
+                status = (StepStatus.FALLBACK
+                          if isinstance(graph.assets[down].options.fallback, LastGood)
+                          else StepStatus.SKIPPED)
+                if session.canceled.is_set():
+                    status, reason = StepStatus.CANCELED, "the run was canceled"
+                settle(session, spec_of(down), status, reason=reason, seq=session.next_seq())
+                stack.append(down)
+
+    def cancel_pending() -> None:
+        """The run was canceled: every asset not started yet is canceled now, without
+        waiting for the running ones (which may never end, in abandoned threads)."""
+        ready.clear()
+        busy = set(running.values())
+        for key in keys:
+            if key not in session.outcomes and key not in busy:
+                settle(session, spec_of(key), StepStatus.CANCELED,
+                       reason="the run was canceled", seq=session.next_seq())
 
     def start(key: str) -> Future[StepOutcome]:
         asset = graph.assets[key]
@@ -108,25 +124,23 @@ def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
                     fallback_inputs.add(up)
             if up in asset.inputs:
                 inputs[up] = value
-        spec = asset_spec(asset, tuple(u for u in graph.upstream[key] if u in selected))
+        spec = spec_of(key)
         return session.executor.start_lane(lambda: run_step(
             session, spec, (), inputs, fallback_inputs=frozenset(fallback_inputs),
             materialize=upstream_ids))
 
+    canceled = False
     while ready or running:
+        if not canceled and session.canceled.is_set():
+            canceled = True
+            cancel_pending()
         while ready:
             key = ready.popleft()
-            if session.canceled.is_set():
-                spec = asset_spec(graph.assets[key], ())
-                settle(session, spec, StepStatus.CANCELED, reason="the run was canceled",
-                       seq=session.next_seq())
-                settled(key)
-                continue
             running[start(key)] = key
         if not running:
             break
-        done, _ = wait(running, timeout=None if not session.canceled.is_set() else 0.5,
-                       return_when=FIRST_COMPLETED)
+        # wake up now and then to notice a cancel while long steps run
+        done, _ = wait(running, timeout=0.25, return_when=FIRST_COMPLETED)
         for future in done:
             key = running.pop(future)
             future.result()  # an engine or store error stops the run here

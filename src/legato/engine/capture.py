@@ -39,6 +39,10 @@ class Capture:
         if rest:
             self._partial[stream] = rest
 
+    def snapshot(self) -> list[Line]:
+        """The lines so far, while the step may still be writing."""
+        return list(self.lines)
+
     def finish(self) -> list[Line]:
         for stream, rest in self._partial.items():
             self.lines.append((time.time(), stream, logging.INFO, rest))
@@ -79,40 +83,47 @@ class _Handler(logging.Handler):
 
 _handler = _Handler()
 _handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))  # the level is stored apart
-_install_lock = threading.Lock()
-_installed = 0
-_saved: tuple[TextIO, TextIO] | None = None
+
+
+class _Routing:
+    """How many runs route output now, and the streams to restore after the last."""
+
+    lock = threading.Lock()
+    depth = 0
+    saved: tuple[TextIO, TextIO] | None = None
 
 
 @contextlib.contextmanager
 def routing() -> Iterator[None]:
     """Route output to step captures while a run is in progress (nestable)."""
-    global _installed, _saved
-    with _install_lock:
-        if _installed == 0:
-            _saved = (sys.stdout, sys.stderr)
-            sys.stdout = _Router("stdout", sys.stdout)  # type: ignore[assignment]
-            sys.stderr = _Router("stderr", sys.stderr)  # type: ignore[assignment]
+    state = _Routing
+    with state.lock:
+        if state.depth == 0:
+            state.saved = (sys.stdout, sys.stderr)
+            sys.stdout = _Router("stdout", sys.stdout)
+            sys.stderr = _Router("stderr", sys.stderr)
             logging.getLogger().addHandler(_handler)
             step_logger = logging.getLogger(STEP_LOGGER)
             step_logger.setLevel(logging.INFO)
             step_logger.propagate = False
             step_logger.addHandler(_handler)
-        _installed += 1
+        state.depth += 1
     try:
         yield
     finally:
-        with _install_lock:
-            _installed -= 1
-            if _installed == 0 and _saved is not None:
-                sys.stdout, sys.stderr = _saved
+        with state.lock:
+            state.depth -= 1
+            if state.depth == 0 and state.saved is not None:
+                sys.stdout, sys.stderr = state.saved
+                state.saved = None
                 logging.getLogger().removeHandler(_handler)
                 logging.getLogger(STEP_LOGGER).removeHandler(_handler)
 
 
 @contextlib.contextmanager
-def capturing() -> Iterator[Capture]:
-    capture = Capture()
+def capturing(capture: Capture | None = None) -> Iterator[Capture]:
+    """Send what this context prints and logs to ``capture`` (a new one by default)."""
+    capture = capture or Capture()
     token = _current.set(capture)
     try:
         yield capture

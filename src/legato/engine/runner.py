@@ -8,6 +8,7 @@ executor everything stays in the calling thread (for debuggers)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import inspect
 import threading
@@ -36,8 +37,8 @@ from legato.values.value_store import ValueStore
 CANCEL_GRACE_S = 3.0
 
 
-class _FlowFailed(Exception):
-    pass
+class _UnobservedFailureError(Exception):
+    """Submitted steps failed and the flow never looked at them: the run failed."""
 
 
 class Runner:
@@ -82,17 +83,16 @@ class Runner:
             runner = FlowRunner(session)
             token = active_flow.set(runner)
             try:
-                if flow.is_async:
-                    output = asyncio.run(flow.fn(**params))
-                else:
-                    output = flow.fn(**params)
+                output = (asyncio.run(flow.fn(**params)) if flow.is_async
+                          else flow.fn(**params))
             finally:
                 active_flow.reset(token)
             failed = runner.unobserved_failures()
             if failed:
                 names = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
-                raise _FlowFailed(f"{len(failed)} submitted step(s) failed and the flow never "
-                                  f"looked at their results: {names}")
+                raise _UnobservedFailureError(
+                    f"{len(failed)} submitted step(s) failed and the flow never looked at "
+                    f"their results: {names}")
             return output
 
         return self._execute("flow", flow.name, params, source, drive, strict_steps=False)
@@ -123,7 +123,7 @@ class Runner:
         values = ValueStore(settings.value_dir, allow_pickle=settings.allow_pickle,
                             fsync=settings.durability == "full")
         executor = None
-        canceled = False
+        canceled = True  # until the run ends normally: on an error, stop what still runs
         try:
             executor = make_executor(settings.executor, settings.max_parallel)
             session = RunSession(store=store, values=values, executor=executor,
@@ -164,12 +164,15 @@ def load_step_value(settings: Settings, run_id: str, step_key: str) -> Any:
 def _drive(session: RunSession, drive: Callable[[RunSession], Any]
            ) -> tuple[Any, BaseException | None]:
     box: dict[str, Any] = {}
+    done = threading.Event()
 
     def work() -> None:
         try:
             box["output"] = drive(session)
         except BaseException as error:
             box["error"] = error
+        finally:
+            done.set()
 
     if session.executor.name == "inline":
         work()
@@ -179,12 +182,15 @@ def _drive(session: RunSession, drive: Callable[[RunSession], Any]
         driver = threading.Thread(target=contextvars.copy_context().run, args=(work,),
                                   name="legato-driver", daemon=True)
         driver.start()
+        # Wait on an event, not on driver.join(): a join interrupted by Ctrl-C leaves the
+        # thread looking finished (CPython gh-90882), and the grace period would be lost.
         try:
-            while driver.is_alive():
-                driver.join(0.25)
+            while not done.wait(0.25):
+                pass
         except KeyboardInterrupt:
             session.canceled.set()
-            driver.join(CANCEL_GRACE_S)
+            with contextlib.suppress(KeyboardInterrupt):  # pressed again: stop waiting
+                done.wait(CANCEL_GRACE_S)  # let steps about to finish record it
     return box.get("output"), box.get("error")
 
 
@@ -197,6 +203,8 @@ def _conclude(session: RunSession, error: BaseException | None, strict_steps: bo
         return RunStatus.CANCELED, "canceled by the user"
     if isinstance(error, StoreError):
         raise error
+    if isinstance(error, _UnobservedFailureError):
+        return RunStatus.FAILED, str(error)
     if error is not None:
         return RunStatus.FAILED, describe(error)
     if strict_steps:

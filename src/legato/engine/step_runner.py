@@ -101,8 +101,9 @@ def run_step(
             lines = _log_lines(session, key, attempt, last.lines)
             if last.ok:
                 try:
-                    return _succeed(session, spec, attempt, last.value, lines, ckey,
-                                    started, materialize)
+                    return _succeed(session, spec, attempt=attempt, value=last.value,
+                                    lines=lines, ckey=ckey, started=started,
+                                    materialize=materialize)
                 except ValueStoreError as error:
                     last = BodyResult(ok=False, error=error, retryable=False,
                                       error_text=f"{error}" + (f" ({error.hint})"
@@ -117,8 +118,9 @@ def run_step(
                 "will_retry": nxt == "retry", "next": nxt, "retry_in": round(delay, 3)})]
             if final:
                 if has_fallback and not session.canceled.is_set():
-                    return _fall_back(session, spec, args, kwargs, attempt, batch, lines,
-                                      last, seq, started)
+                    return _fall_back(session, spec, args, kwargs, attempt=attempt,
+                                      batch=batch, lines=lines, last=last, seq=seq,
+                                      started=started)
                 session.record(batch, log_lines=lines)
                 break
             session.record(batch, log_lines=lines)
@@ -134,7 +136,7 @@ def run_step(
     return outcome
 
 
-def _succeed(session: RunSession, spec: StepSpec, attempt: int, value: Any,
+def _succeed(session: RunSession, spec: StepSpec, *, attempt: int, value: Any,
              lines: list[LogLine], ckey: str | None, started: float,
              materialize: dict[str, Any] | None) -> StepOutcome:
     value_id = f"{session.run_id}/{spec.key}"
@@ -159,7 +161,7 @@ def _succeed(session: RunSession, spec: StepSpec, attempt: int, value: Any,
 
 
 def _fall_back(session: RunSession, spec: StepSpec, args: tuple[Any, ...],
-               kwargs: dict[str, Any], attempt: int, batch: list[Event],
+               kwargs: dict[str, Any], *, attempt: int, batch: list[Event],
                lines: list[LogLine], last: BodyResult, seq: int,
                started: float) -> StepOutcome:
     fallback = spec.options.fallback

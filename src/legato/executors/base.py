@@ -17,7 +17,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from legato.engine.capture import Line, capturing
+from legato.engine.capture import Capture, Line, capturing
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,7 +40,7 @@ class BodyResult:
     lines: list[Line] = field(default_factory=list)
 
 
-class StepTimeout(Exception):
+class StepTimeoutError(Exception):
     """An attempt ran past its timeout."""
 
 
@@ -61,9 +61,10 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
-def invoke(call: BodyCall) -> BodyResult:
-    """Run the body here, capturing output; never raises for the body's own errors."""
-    with capturing() as capture:
+def invoke(call: BodyCall, into: Capture | None = None) -> BodyResult:
+    """Run the body here, capturing output (``into`` a given capture, or a new one); never
+    raises for the body's own errors."""
+    with capturing(into) as capture:
         try:
             if call.is_async:
                 coroutine = call.fn(*call.args, **call.kwargs)
@@ -74,10 +75,11 @@ def invoke(call: BodyCall) -> BodyResult:
                 value = call.fn(*call.args, **call.kwargs)
             result = BodyResult(ok=True, value=value)
         except TimeoutError as error:
+            failure: BaseException = error
             if call.is_async and call.timeout is not None:
-                error = StepTimeout(f"timed out after {call.timeout:g}s (the coroutine was "
-                                    "cancelled)")
-            result = BodyResult(ok=False, error=error, error_text=describe(error),
+                failure = StepTimeoutError(f"timed out after {call.timeout:g}s (the coroutine "
+                                           "was cancelled)")
+            result = BodyResult(ok=False, error=failure, error_text=describe(failure),
                                 traceback=traceback.format_exc())
         except (Exception, SystemExit) as error:
             result = BodyResult(ok=False, error=error, error_text=describe(error),
@@ -92,16 +94,20 @@ def invoke_with_timeout(call: BodyCall) -> BodyResult:
     if call.timeout is None or call.is_async:
         return invoke(call)
     box: list[BodyResult] = []
+    capture = Capture()
     context = contextvars.copy_context()
     worker = threading.Thread(
-        target=lambda: box.append(context.run(invoke, call)), name="legato-step", daemon=True
+        target=lambda: box.append(context.run(invoke, call, capture)), name="legato-step",
+        daemon=True,
     )
     worker.start()
     worker.join(call.timeout)
     if box:
         return box[0]
-    error = StepTimeout(
+    error = StepTimeoutError(
         f"timed out after {call.timeout:g}s; the thread was abandoned (threads cannot be "
         "killed: use executor='processes' to stop timed-out steps)"
     )
-    return BodyResult(ok=False, error=error, error_text=describe(error))
+    # what it printed so far is kept; what it prints from now on is lost
+    return BodyResult(ok=False, error=error, error_text=describe(error),
+                      lines=capture.snapshot())

@@ -1,4 +1,7 @@
-"""What runs inside a worker process: unpickle the call, run it, send back the outcome."""
+"""What runs inside a worker process: unpickle the call, run it, send back the outcome.
+
+The forkserver preloads this module, so that workers start with legato already imported.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +14,11 @@ from legato.engine import capture
 from legato.executors.base import BodyCall, invoke
 
 _routed: list[object] = []
+
+
+def worker_ready(semaphore: Any) -> None:
+    """The pool's initializer: tell the parent that this worker has started."""
+    semaphore.release()
 
 
 def run_payload(payload: bytes) -> dict[str, Any]:
@@ -26,8 +34,7 @@ def run_payload(payload: bytes) -> dict[str, Any]:
     }
     if result.ok:
         try:
-            pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL)
-            outcome["value"] = result.value
+            outcome["value"] = pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as error:
             outcome.update(
                 ok=False, retryable=False,

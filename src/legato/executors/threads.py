@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import contextvars
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any, ClassVar
 
 from legato.executors.base import BodyCall, BodyResult, invoke_with_timeout
+from legato.executors.lanes import Lanes
 
 
 class ThreadsExecutor:
@@ -15,16 +15,16 @@ class ThreadsExecutor:
     kills_on_timeout: ClassVar[bool] = False
 
     def __init__(self, max_parallel: int) -> None:
-        self._pool = ThreadPoolExecutor(max_parallel, thread_name_prefix="legato-lane")
+        self._lanes = Lanes(max_parallel)
 
     def start_lane(self, work: Callable[[], Any]) -> Future[Any]:
-        return self._pool.submit(contextvars.copy_context().run, work)
+        return self._lanes.submit(work)
 
     def run_body(self, call: BodyCall) -> BodyResult:
         return invoke_with_timeout(call)
 
     def close(self, *, cancel: bool = False) -> None:
-        self._pool.shutdown(wait=not cancel, cancel_futures=cancel)
+        self._lanes.shutdown(cancel=cancel)
 
 
 class InlineExecutor:
