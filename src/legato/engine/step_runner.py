@@ -19,6 +19,7 @@ from legato.engine.session import RunSession, StepOutcome, StepSpec
 from legato.errors import ValueStoreError
 from legato.executors.base import BodyCall, BodyResult, describe
 from legato.store.records import Event, LogLine, StepStatus
+from legato.values.value_store import is_plain_json
 
 _rng = random.Random()
 
@@ -34,15 +35,18 @@ def _log_lines(session: RunSession, key: str, attempt: int, lines: list[Line]) -
 
 
 def cache_key(spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    """Hash of the code version and the inputs; None when the inputs cannot be hashed."""
-    try:
-        blob = json.dumps([args, kwargs], sort_keys=True, separators=(",", ":")).encode()
-    except (TypeError, ValueError):
+    """Hash of the step's name, code version and inputs; None when the inputs cannot be
+    hashed. The name keeps two tasks with the same code version apart."""
+    inputs = [list(args), kwargs]
+    if is_plain_json(inputs):  # JSON only when it keeps them apart: not for {1: x}, (1, 2)
+        blob = json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()
+    else:
         try:
             blob = pickle.dumps((args, sorted(kwargs.items())), protocol=4)
         except Exception:
             return None
-    digest = hashlib.sha256(spec.code_version().encode() + b"\0" + blob)
+    head = f"{spec.kind}\0{spec.name}\0{spec.code_version()}\0".encode()
+    digest = hashlib.sha256(head + blob)
     return digest.hexdigest()[:40]
 
 
