@@ -124,8 +124,8 @@ async def async_flow(n: int) -> list[int]:
 
 
 @lg.flow
-def sync_flow_with_async_task(n: int) -> int:
-    return double(n) + square.submit(n).result()
+def sync_flow_with_async_task(n: int) -> list[int]:
+    return [double(n), square.submit(n).result(), square(n)]
 
 
 @lg.flow
@@ -228,7 +228,8 @@ def test_async_flow_awaits_and_gathers_async_tasks(run_settings: Any) -> None:
 def test_async_task_in_a_sync_flow(run_settings: Any) -> None:
     result = lg.run(sync_flow_with_async_task, settings=run_settings, n=4)
     assert result.status == "succeeded", result.error
-    assert result.output == 8 + 16
+    assert result.output == [8, 16, 16]  # a direct call in a sync flow returns the value
+    assert _keys(result) == {"double", "square", "square-2"}
 
 
 def test_gathered_async_tasks_run_concurrently(make_settings: Any) -> None:

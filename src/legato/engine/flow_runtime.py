@@ -80,10 +80,18 @@ class FlowRunner:
              kwargs: dict[str, Any]) -> Any:
         return self._run(task, self._next_key(task.name), args, kwargs)
 
-    async def call_async(self, task: TaskDefinition[Any, Any], args: tuple[Any, ...],
-                         kwargs: dict[str, Any]) -> Any:
-        key = self._next_key(task.name)
-        return await asyncio.to_thread(self._run, task, key, args, kwargs)
+    def call_async(self, task: TaskDefinition[Any, Any], args: tuple[Any, ...],
+                   kwargs: dict[str, Any]) -> Any:
+        """Calling an async task: in an async flow, an awaitable that runs the step in one
+        of the executor's lanes (so ``asyncio.gather`` respects ``max_parallel``); in a
+        synchronous flow, where nothing could await it, the step's value."""
+        key = self._next_key(task.name)  # keys follow call order, not scheduling order
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return self._run(task, key, args, kwargs)
+        lane = self.session.executor.start_lane(lambda: self._run(task, key, args, kwargs))
+        return asyncio.wrap_future(lane)
 
     def _start(self, task: TaskDefinition[Any, Any], key: str, args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> StepFuture[Any]:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
 from legato.engine.capture import Capture, Line, capturing
+from legato.executors.lanes import Lanes
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -61,18 +62,33 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
+def _run_coroutine(call: BodyCall) -> Any:
+    """Run an async body on an event loop of its own, within its timeout. When this thread
+    already runs a loop (an async flow on the inline executor), the body's loop runs in a
+    helper thread while this one waits."""
+    async def body() -> Any:
+        coroutine = call.fn(*call.args, **call.kwargs)
+        if call.timeout is None:
+            return await coroutine
+        return await asyncio.wait_for(coroutine, call.timeout)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(body())
+    helper = Lanes(1, name="legato-async-step")  # a daemon: Ctrl-C need not wait for it
+    try:
+        return helper.submit(lambda: asyncio.run(body())).result()
+    finally:
+        helper.shutdown()
+
+
 def invoke(call: BodyCall, into: Capture | None = None) -> BodyResult:
     """Run the body here, capturing output (``into`` a given capture, or a new one); never
     raises for the body's own errors."""
     with capturing(into) as capture:
         try:
-            if call.is_async:
-                coroutine = call.fn(*call.args, **call.kwargs)
-                if call.timeout is not None:
-                    coroutine = asyncio.wait_for(coroutine, call.timeout)
-                value = asyncio.run(coroutine)
-            else:
-                value = call.fn(*call.args, **call.kwargs)
+            value = _run_coroutine(call) if call.is_async else call.fn(*call.args, **call.kwargs)
             result = BodyResult(ok=True, value=value)
         except TimeoutError as error:
             failure: BaseException = error
