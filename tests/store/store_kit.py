@@ -99,7 +99,8 @@ def expected_steps(events: Iterable[Event]) -> dict[tuple[str, str], dict[str, A
             if row is None:
                 steps[key] = new_row(e, "running", started_at=e.at)
             else:
-                row.update(status="running", attempts=e.attempt, started_at=e.at, ended_at=None)
+                # started_at stays: a step's time spans all its attempts
+                row.update(status="running", attempts=e.attempt, ended_at=None)
         elif e.kind == "step_failed":
             assert row is not None
             nxt = d.get("next") or ("retry" if d.get("will_retry") else "fail")

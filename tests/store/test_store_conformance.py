@@ -109,7 +109,8 @@ class StoreConformance:
     def test_step_retry_path(self, store: SqlStore, clock: Clock) -> None:
         run_id = self.start_run(store, clock)
         data = step_data("fetch", 0)
-        store.defer(ev(run_id, "step_started", clock(), "fetch", 1, **data))
+        first_start = clock()
+        store.defer(ev(run_id, "step_started", first_start, "fetch", 1, **data))
         store.commit([ev(run_id, "step_failed", clock(), "fetch", 1, error="IOError: flaky",
                          traceback="Traceback ...", next="retry", retry_in=0.5)])
         step = store.get_steps(run_id)[0]
@@ -119,12 +120,14 @@ class StoreConformance:
         store.defer(ev(run_id, "step_started", clock(), "fetch", 2, **data))
         store.writer.flush()
         step = store.get_steps(run_id)[0]
+        # started_at stays at the first attempt: a step's time spans all its attempts
         assert (step.status, step.attempts, step.started_at) == (StepStatus.RUNNING, 2,
-                                                                 clock.now)
+                                                                 first_start)
         store.commit([ev(run_id, "step_succeeded", clock(), "fetch", 2,
                          value_id=f"{run_id}/fetch", cache_key=None)])
         step = store.get_steps(run_id)[0]
         assert (step.status, step.attempts, step.error) == (StepStatus.SUCCEEDED, 2, None)
+        assert step.duration == clock.now - first_start
         assert step.traceback == "Traceback ..."  # kept from the failed attempt
 
     def test_legacy_will_retry_flag_still_means_retry(self, store: SqlStore,

@@ -104,11 +104,21 @@ def begin_write(connection: Any, dialect_name: str) -> None:
 
 @contextlib.contextmanager
 def migration_lock(engine: Engine, url: str) -> Iterator[None]:
-    """Only one process migrates a store at a time."""
+    """Only one process opens (and migrates) a SQLite store, or migrates a PostgreSQL one,
+    at a time."""
     if engine.dialect.name == "sqlite":
         path = sqlite_path(url)
         assert path is not None
-        with open(path.with_name(path.name + ".migrate-lock"), "a") as handle:
+        lock = path.with_name(path.name + ".migrate-lock")
+        try:
+            handle = open(lock, "a")  # noqa: SIM115 - closed below, after the lock is held
+        except OSError as error:
+            raise StoreError(
+                f"cannot write the legato store at {path}: {error.strerror} ({lock})",
+                hint="make the folder writable, or point LEGATO_HOME / LEGATO_DATABASE_URL "
+                "somewhere writable",
+            ) from None
+        with handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield

@@ -45,7 +45,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def _driver_errors() -> tuple[type[BaseException], ...]:
     errors: list[type[BaseException]] = [sqlite3.Error, SQLAlchemyError]
     try:
-        import psycopg  # noqa: PLC0415 - an optional driver
+        import psycopg
 
         errors.append(psycopg.Error)
     except ModuleNotFoundError:
@@ -72,9 +72,11 @@ class SqlStore:
         self.dialect = self.engine.dialect.name
         try:
             self._migrate()
-        except self.driver_errors as error:
-            self.engine.dispose()
-            raise describe_db_error(error, url) from error
+        except BaseException as error:
+            self.engine.dispose()  # a refused store keeps no connection open
+            if isinstance(error, self.driver_errors):
+                raise describe_db_error(error, url) from error
+            raise
         synchronous = "FULL" if durability == "full" else "NORMAL"
 
         def connect() -> Any:
@@ -97,7 +99,19 @@ class SqlStore:
     # -- lifecycle --------------------------------------------------------------------
 
     def _migrate(self) -> None:
+        if self.dialect == "sqlite":
+            # The first connection to a new SQLite file switches it to WAL, which makes a
+            # concurrent opener's migration fail with "database is locked": SQLite stores are
+            # checked and migrated by one opener at a time, from the first connection on.
+            with migration_lock(self.engine, self.url):
+                self._upgrade(self._schema_revision())
+            return
         current = self._schema_revision()
+        if current != HEAD:
+            with migration_lock(self.engine, self.url):
+                self._upgrade(current)
+
+    def _upgrade(self, current: str | None) -> None:
         if current == HEAD:
             return
         if current is not None and current not in _known_revisions():
@@ -107,10 +121,10 @@ class SqlStore:
                 hint="upgrade legato (pip install -U legato), or point LEGATO_DATABASE_URL at "
                 "another store",
             )
-        from alembic import command  # noqa: PLC0415 - only when the schema must change
-        from alembic.config import Config  # noqa: PLC0415
+        from alembic import command
+        from alembic.config import Config
 
-        with migration_lock(self.engine, self.url), self.engine.begin() as connection:
+        with self.engine.begin() as connection:
             config = Config()
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = connection

@@ -1,0 +1,184 @@
+"""The schema and its migrations: new stores are created at the Alembic head, the models
+and the migrations agree, a newer schema is refused untouched, and two processes may create
+the same store at once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, inspect, text
+from store_kit import run_started
+
+from legato.errors import SchemaVersionError
+from legato.store import schema
+from legato.store.migrations import HEAD
+from legato.store.sql_store import MIGRATIONS, SqlStore, _known_revisions
+
+CHILD = Path(__file__).with_name("store_child.py")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'legato.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def _version(url: str) -> str:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            return str(connection.execute(text("SELECT version_num FROM alembic_version"))
+                       .scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _shape(url: str) -> dict[str, Any]:
+    """Tables, columns, indexes and row counts: what 'untouched' must keep."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            inspector = inspect(connection)
+            shape = {}
+            for table in sorted(inspector.get_table_names()):
+                columns = [(c["name"], str(c["type"]), c["nullable"])
+                           for c in inspector.get_columns(table)]
+                indexes = sorted((i["name"] or "", tuple(i["column_names"]))
+                                 for i in inspector.get_indexes(table))
+                rows = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                shape[table] = (columns, indexes, rows)
+            return shape
+    finally:
+        engine.dispose()
+
+
+def test_head_is_the_alembic_head() -> None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    scripts = ScriptDirectory.from_config(config)
+    assert scripts.get_heads() == [HEAD], "HEAD must name the one newest revision"
+    assert _known_revisions() == {r.revision for r in scripts.walk_revisions()}
+
+
+def test_a_fresh_store_is_created_at_head(url: str) -> None:
+    with SqlStore(url):
+        pass
+    assert _version(url) == HEAD
+    assert set(_shape(url)) == {*schema.metadata.tables, "alembic_version"}
+
+
+def test_the_migrations_build_exactly_the_schema(url: str) -> None:
+    """schema.py and the migrations must never drift apart."""
+    with SqlStore(url):
+        pass
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            differences = compare_metadata(MigrationContext.configure(connection),
+                                           schema.metadata)
+    finally:
+        engine.dispose()
+    assert differences == []
+
+
+def test_reopening_migrates_nothing(url: str) -> None:
+    with SqlStore(url):
+        pass
+    before = _shape(url)
+    with SqlStore(url):
+        pass
+    assert _shape(url) == before
+
+
+def test_a_newer_schema_is_refused_and_left_untouched(url: str) -> None:
+    with SqlStore(url) as store:
+        store.commit([run_started("r" * 32, 1.0)])
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        connection.execute(text("CREATE TABLE future_things (id INTEGER PRIMARY KEY)"))
+    engine.dispose()
+    before = _shape(url)
+    database = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite") else None
+    digest = hashlib.sha256(database.read_bytes()).hexdigest() if database else None
+
+    with pytest.raises(SchemaVersionError) as refused:
+        SqlStore(url)
+    message = str(refused.value)
+    assert "'9999'" in message and "written by a newer legato" in message
+    assert f"knows up to {HEAD!r}" in message and "never migrated down" in message
+    assert refused.value.hint is not None and "upgrade legato" in refused.value.hint
+
+    assert _version(url) == "9999"
+    assert _shape(url) == before
+    if database is not None:
+        assert hashlib.sha256(database.read_bytes()).hexdigest() == digest
+
+
+def test_two_threads_create_a_new_store_at_once(url: str) -> None:
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(4)
+
+    def open_store() -> None:
+        try:
+            barrier.wait()
+            with SqlStore(url):
+                pass
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=open_store) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _version(url) == HEAD
+
+
+@pytest.fixture
+def children(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
+    started: list[subprocess.Popen[str]] = []
+    yield started
+    for child in started:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        if child.stdout:
+            child.stdout.close()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_two_processes_create_a_new_sqlite_store_at_once(
+    tmp_path: Path, children: list[subprocess.Popen[str]], round_: int
+) -> None:
+    url = f"sqlite:///{tmp_path / 'new' / 'legato.db'}"
+    go = tmp_path / "go"
+    for _ in range(2):
+        children.append(subprocess.Popen(
+            [sys.executable, str(CHILD), "open", url, "--go", str(go)],
+            stdout=subprocess.PIPE, text=True))
+    for child in children:  # both are imported and waiting
+        assert child.stdout is not None and child.stdout.readline() == "ready\n"
+    go.touch()
+    results = []
+    for child in children:
+        out, _ = child.communicate(timeout=60)
+        results.append(json.loads(out.strip().splitlines()[-1]))
+    assert all(r["ok"] for r in results), results
+    assert _version(url) == HEAD
+    with SqlStore(url) as store:
+        assert {r.run_id for r in store.list_runs()} == {r["run_id"] for r in results}
