@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,46 +65,59 @@ def failing():
     return explode(1)
 '''
 
-Invoke = Callable[..., Result]
+class Cli:
+    """``legato`` invoked in-process with typer's CliRunner, in the current folder."""
+
+    def __init__(self) -> None:
+        self._runner = CliRunner()
+
+    def __call__(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        return self._runner.invoke(app, list(args), env={"COLUMNS": "200", **(env or {})},
+                                   catch_exceptions=False)
+
+    def json(self, *args: str, env: dict[str, str] | None = None) -> Any:
+        """The parsed output of a command that must succeed (pass ``--json`` in ``args``)."""
+        result = self(*args, env=env)
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
 
 
-def legato_command() -> list[str]:
-    """The installed console script, run as a user would."""
-    script = Path(sys.executable).with_name("legato")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "legato.cli.main"]
+class Script:
+    """The installed ``legato`` console script, run in a subprocess as a user would."""
 
+    def __init__(self) -> None:
+        script = Path(sys.executable).with_name("legato")
+        self.command = [str(script)] if script.exists() else [sys.executable, "-m",
+                                                               "legato.cli.main"]
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
-    env.update({"COLUMNS": "200", "NO_COLOR": "1"}, **extra)
-    return env
+    @staticmethod
+    def env(**extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
+        env.update({"COLUMNS": "200", "NO_COLOR": "1"}, **extra)
+        return env
+
+    def __call__(self, cwd: Path, *args: str, timeout: float = 60,
+                 **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*self.command, *args], cwd=cwd, env=self.env(**env),
+                              capture_output=True, text=True, timeout=timeout, check=False)
 
 
 @pytest.fixture
-def cli(project: Path) -> Invoke:
-    """``cli("run", "adder", env={...})``: the result of one ``legato`` invocation."""
-    runner = CliRunner()
+def cli(project: Path) -> Cli:
+    """``cli("run", "adder")``: the result of one ``legato`` invocation."""
+    return Cli()
 
-    def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
-        return runner.invoke(app, list(args), env={"COLUMNS": "200", **(env or {})},
-                             catch_exceptions=False)
 
-    return invoke
+@pytest.fixture
+def legato(project: Path) -> Script:
+    """``legato(folder, "runs", "--json")``: the console script in a subprocess."""
+    return Script()
 
 
 @pytest.fixture
 def pipelines(project: Path) -> Path:
+    """``pipelines.py`` in the project: assets raw -> doubled -> total, other; flows
+    adder (typed parameters) and failing; tasks add and explode."""
     path = project / "pipelines.py"
     path.write_text(PIPELINES)
     return path
-
-
-def parse_json(result: Result) -> Any:
-    assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
-
-
-def run_legato(project: Path, *args: str, timeout: float = 60,
-               **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*legato_command(), *args], cwd=project, env=clean_env(**env),
-                          capture_output=True, text=True, timeout=timeout, check=False)

@@ -4,41 +4,44 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from legato.cli.commands.runs import parse_since
 from legato.cli.errors import CommandLineError
-from tests.cli.conftest import Invoke, parse_json
+
+if TYPE_CHECKING:
+    from tests.cli.conftest import Cli
 
 
 @pytest.fixture
-def history(cli: Invoke, pipelines: Path) -> list[dict[str, object]]:
+def history(cli: Cli, pipelines: Path) -> list[dict[str, object]]:
     """Three runs: a succeeded flow, a failed flow, a materialization; newest first."""
     assert cli("run", "pipelines.py", "adder", "-p", "a=1").exit_code == 0
     assert cli("run", "pipelines.py", "failing").exit_code == 1
     assert cli("materialize", "pipelines.py", "*doubled").exit_code == 0
-    runs = parse_json(cli("runs", "--json"))
+    runs = cli.json("runs", "--json")
     assert isinstance(runs, list)
     return runs
 
 
-def test_runs_lists_newest_first_with_filters(cli: Invoke, history: list[dict[str, object]]
+def test_runs_lists_newest_first_with_filters(cli: Cli, history: list[dict[str, object]]
                                               ) -> None:
     assert [r["target"] for r in history] == ["raw,doubled", "failing", "adder"]
     assert [r["status"] for r in history] == ["succeeded", "failed", "succeeded"]
     assert set(history[0]) >= {"run_id", "kind", "target", "status", "params", "created_at",
                                "ended_at", "error"}
-    failed = parse_json(cli("runs", "--status", "failed", "--json"))
+    failed = cli.json("runs", "--status", "failed", "--json")
     assert [r["target"] for r in failed] == ["failing"]
-    adder = parse_json(cli("runs", "--target", "adder", "--json"))
+    adder = cli.json("runs", "--target", "adder", "--json")
     assert [r["status"] for r in adder] == ["succeeded"]
-    assert len(parse_json(cli("runs", "--limit", "2", "--json"))) == 2
-    assert len(parse_json(cli("runs", "--since", "1h", "--json"))) == 3
-    assert parse_json(cli("runs", "--since", "2999-01-01", "--json")) == []
+    assert len(cli.json("runs", "--limit", "2", "--json")) == 2
+    assert len(cli.json("runs", "--since", "1h", "--json")) == 3
+    assert cli.json("runs", "--since", "2999-01-01", "--json") == []
 
 
-def test_runs_table(cli: Invoke, history: list[dict[str, object]]) -> None:
+def test_runs_table(cli: Cli, history: list[dict[str, object]]) -> None:
     result = cli("runs")
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
@@ -50,7 +53,7 @@ def test_runs_table(cli: Invoke, history: list[dict[str, object]]) -> None:
     assert "just now" in lines[1] or "s ago" in lines[1]
 
 
-def test_runs_bad_filters(cli: Invoke, project: Path) -> None:
+def test_runs_bad_filters(cli: Cli, project: Path) -> None:
     bad_since = cli("runs", "--since", "yesterday")
     assert bad_since.exit_code == 2
     assert "--since 'yesterday' is neither an age nor a date" in bad_since.stderr
@@ -70,9 +73,9 @@ def test_parse_since() -> None:
         parse_since("1x", now)
 
 
-def test_show_by_full_id_prefix_and_last(cli: Invoke, history: list[dict[str, object]]) -> None:
+def test_show_by_full_id_prefix_and_last(cli: Cli, history: list[dict[str, object]]) -> None:
     run_id = str(history[1]["run_id"])
-    by_id = parse_json(cli("show", run_id, "--json"))
+    by_id = cli.json("show", run_id, "--json")
     assert by_id["run"]["run_id"] == run_id
     assert by_id["run"]["status"] == "failed"
     assert by_id["run"]["error"]
@@ -84,11 +87,11 @@ def test_show_by_full_id_prefix_and_last(cli: Invoke, history: list[dict[str, ob
     others = {str(r["run_id"]) for r in history} - {run_id}
     length = next(n for n in range(1, len(run_id) + 1)
                   if not any(o.startswith(run_id[:n]) for o in others))
-    assert parse_json(cli("show", run_id[:length], "--json"))["run"]["run_id"] == run_id
-    assert parse_json(cli("show", "last", "--json"))["run"]["run_id"] == history[0]["run_id"]
+    assert cli.json("show", run_id[:length], "--json")["run"]["run_id"] == run_id
+    assert cli.json("show", "last", "--json")["run"]["run_id"] == history[0]["run_id"]
 
 
-def test_show_table(cli: Invoke, history: list[dict[str, object]]) -> None:
+def test_show_table(cli: Cli, history: list[dict[str, object]]) -> None:
     result = cli("show", str(history[1]["run_id"]))
     assert result.exit_code == 0
     text = result.stdout
@@ -99,7 +102,7 @@ def test_show_table(cli: Invoke, history: list[dict[str, object]]) -> None:
     assert "ValueError: boom 1" in step_line
 
 
-def test_show_unknown_or_ambiguous_run(cli: Invoke, history: list[dict[str, object]]) -> None:
+def test_show_unknown_or_ambiguous_run(cli: Cli, history: list[dict[str, object]]) -> None:
     unknown = cli("show", "nope")
     assert unknown.exit_code == 2
     assert unknown.stderr == "error: no run matches 'nope'\nhint: list runs with: legato runs\n"
@@ -109,9 +112,9 @@ def test_show_unknown_or_ambiguous_run(cli: Invoke, history: list[dict[str, obje
     assert "more than one run matches" in ambiguous.stderr
 
 
-def test_logs_per_step_and_attempt(cli: Invoke, history: list[dict[str, object]]) -> None:
+def test_logs_per_step_and_attempt(cli: Cli, history: list[dict[str, object]]) -> None:
     run_id = str(history[2]["run_id"])  # adder
-    lines = parse_json(cli("logs", run_id, "--json"))
+    lines = cli.json("logs", run_id, "--json")
     assert [(line["step_key"], line["attempt"], line["stream"], line["message"])
             for line in lines] == [("add", 1, "stdout", "adding 1 and 1")]
     assert lines[0]["level"] == 20
@@ -120,19 +123,19 @@ def test_logs_per_step_and_attempt(cli: Invoke, history: list[dict[str, object]]
     assert text[1].split()[1:] == ["stdout", "INFO", "adding", "1", "and", "1"]
 
 
-def test_logs_of_one_step_and_an_unknown_step(cli: Invoke, history: list[dict[str, object]]
+def test_logs_of_one_step_and_an_unknown_step(cli: Cli, history: list[dict[str, object]]
                                               ) -> None:
-    assert parse_json(cli("logs", "last", "raw", "--json")) == []
+    assert cli.json("logs", "last", "raw", "--json") == []
     assert "no logs recorded for run" in cli("logs", "last", "raw").stdout
-    doubled = parse_json(cli("logs", "last", "doubled", "--json"))
+    doubled = cli.json("logs", "last", "doubled", "--json")
     assert [line["message"] for line in doubled] == ["doubling with 2"]
     unknown = cli("logs", "last", "doubld")
     assert unknown.exit_code == 2
     assert "has no step 'doubld'; did you mean 'doubled'?" in unknown.stderr
 
 
-def test_assets_with_definitions(cli: Invoke, history: list[dict[str, object]]) -> None:
-    assets = parse_json(cli("assets", "pipelines.py", "--json"))
+def test_assets_with_definitions(cli: Cli, history: list[dict[str, object]]) -> None:
+    assets = cli.json("assets", "pipelines.py", "--json")
     by_key = {a["asset_key"]: a["materialization"] for a in assets}
     order = list(by_key)
     assert set(order) == {"other", "raw", "doubled", "total"}
@@ -150,30 +153,30 @@ def test_assets_with_definitions(cli: Invoke, history: list[dict[str, object]]) 
     assert str(history[0]["run_id"]) in raw_line
 
 
-def test_assets_without_definitions_lists_the_store(cli: Invoke,
+def test_assets_without_definitions_lists_the_store(cli: Cli,
                                                     history: list[dict[str, object]]) -> None:
-    assets = parse_json(cli("assets", "--json"))
+    assets = cli.json("assets", "--json")
     assert [a["asset_key"] for a in assets] == ["doubled", "raw"]
     assert all(a["materialization"]["run_id"] == history[0]["run_id"] for a in assets)
 
 
-def test_assets_from_the_definitions_setting(cli: Invoke, project: Path,
+def test_assets_from_the_definitions_setting(cli: Cli, project: Path,
                                              pipelines: Path) -> None:
     (project / "pyproject.toml").write_text('[tool.legato]\ndefinitions = "pipelines.py"\n')
-    assets = parse_json(cli("assets", "--json"))
+    assets = cli.json("assets", "--json")
     assert {a["asset_key"] for a in assets} == {"raw", "doubled", "total", "other"}
     assert all(a["materialization"] is None for a in assets)
     assert cli("assets", "nothing.txt").exit_code == 2
 
 
-def test_listings_on_an_empty_store(cli: Invoke, project: Path) -> None:
-    assert parse_json(cli("runs", "--json")) == []
-    assert parse_json(cli("assets", "--json")) == []
+def test_listings_on_an_empty_store(cli: Cli, project: Path) -> None:
+    assert cli.json("runs", "--json") == []
+    assert cli.json("assets", "--json") == []
     assert cli("show", "last").exit_code == 2
     assert cli("logs", "last").exit_code == 2
 
 
-def test_relative_ages_in_tables(cli: Invoke, pipelines: Path) -> None:
+def test_relative_ages_in_tables(cli: Cli, pipelines: Path) -> None:
     from legato.cli.render import ago, duration
 
     now = time.time()

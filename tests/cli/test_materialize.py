@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.cli.conftest import Invoke, parse_json
+if TYPE_CHECKING:
+    from tests.cli.conftest import Cli
 
 BROKEN = '''
 import legato as lg
@@ -33,8 +35,8 @@ def side(source):
 '''
 
 
-def _steps(cli: Invoke) -> dict[str, str]:
-    shown = parse_json(cli("show", "last", "--json"))
+def _steps(cli: Cli) -> dict[str, str]:
+    shown = cli.json("show", "last", "--json")
     return {step["step_key"]: step["status"] for step in shown["steps"]}
 
 
@@ -48,7 +50,7 @@ def _steps(cli: Invoke) -> dict[str, str]:
         (["other", "*doubled"], {"other", "raw", "doubled"}),
     ],
 )
-def test_selection_syntax(cli: Invoke, pipelines: Path, selection: list[str],
+def test_selection_syntax(cli: Cli, pipelines: Path, selection: list[str],
                           expected: set[str]) -> None:
     result = cli("materialize", "pipelines.py", *selection)
     assert result.exit_code == 0, result.output
@@ -57,7 +59,7 @@ def test_selection_syntax(cli: Invoke, pipelines: Path, selection: list[str],
     assert set(steps.values()) == {"succeeded"}
 
 
-def test_a_single_asset_uses_the_latest_materialization_upstream(cli: Invoke,
+def test_a_single_asset_uses_the_latest_materialization_upstream(cli: Cli,
                                                                  pipelines: Path) -> None:
     missing = cli("materialize", "pipelines.py", "total")
     assert missing.exit_code == 2
@@ -68,23 +70,23 @@ def test_a_single_asset_uses_the_latest_materialization_upstream(cli: Invoke,
     assert _steps(cli) == {"total": "succeeded"}
 
 
-def test_an_unknown_asset_in_the_selection(cli: Invoke, pipelines: Path) -> None:
+def test_an_unknown_asset_in_the_selection(cli: Cli, pipelines: Path) -> None:
     result = cli("materialize", "pipelines.py", "totl")
     assert result.exit_code == 2
     assert result.stderr.startswith("error: no asset named 'totl'; did you mean 'total'?")
-    assert parse_json(cli("runs", "--json")) == []
+    assert cli.json("runs", "--json") == []
 
 
-def test_params_reach_steps_as_ctx_params(cli: Invoke, pipelines: Path) -> None:
+def test_params_reach_steps_as_ctx_params(cli: Cli, pipelines: Path) -> None:
     result = cli("materialize", "pipelines.py", "*doubled", "--param", "factor=3")
     assert result.exit_code == 0, result.output
-    shown = parse_json(cli("show", "last", "--json"))
+    shown = cli.json("show", "last", "--json")
     assert shown["run"]["params"] == {"factor": 3}
-    logs = parse_json(cli("logs", "last", "doubled", "--json"))
+    logs = cli.json("logs", "last", "doubled", "--json")
     assert [line["message"] for line in logs] == ["doubling with 3"]
 
 
-def test_a_failed_asset_skips_downstream_and_exits_1(cli: Invoke, project: Path) -> None:
+def test_a_failed_asset_skips_downstream_and_exits_1(cli: Cli, project: Path) -> None:
     (project / "broken.py").write_text(BROKEN)
     result = cli("materialize", "broken.py")
     assert result.exit_code == 1, result.output
@@ -96,10 +98,10 @@ def test_a_failed_asset_skips_downstream_and_exits_1(cli: Invoke, project: Path)
                and "ValueError: corrupt input" in line for line in lines)
     assert any(line.startswith("skipped") and "report" in line
                and "upstream 'transform' failed" in line for line in lines)
-    assert "failed" in parse_json(cli("runs", "--json"))[0]["status"]
+    assert "failed" in cli.json("runs", "--json")[0]["status"]
 
 
-def test_module_and_file_together_is_a_usage_error(cli: Invoke, pipelines: Path) -> None:
+def test_module_and_file_together_is_a_usage_error(cli: Cli, pipelines: Path) -> None:
     result = cli("materialize", "pipelines.py", "-m", "pipelines")
     assert result.exit_code == 2
     assert "both a file (pipelines.py) and a module (pipelines) were given" in result.stderr

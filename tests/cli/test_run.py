@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.cli.conftest import Invoke, parse_json
+if TYPE_CHECKING:
+    from tests.cli.conftest import Cli
 
 
-def _last_run(cli: Invoke) -> dict[str, object]:
-    shown = parse_json(cli("show", "last", "--json"))
+
+def _last_run(cli: Cli) -> dict[str, object]:
+    shown = cli.json("show", "last", "--json")
     assert isinstance(shown, dict)
     return shown
 
 
-def test_run_succeeds_records_the_run_and_prints_a_summary(cli: Invoke, pipelines: Path) -> None:
+def test_run_succeeds_records_the_run_and_prints_a_summary(cli: Cli, pipelines: Path) -> None:
     result = cli("run", "pipelines.py", "adder", "--param", "a=2")
     assert result.exit_code == 0, result.output
     shown = _last_run(cli)
@@ -33,26 +36,26 @@ def test_run_succeeds_records_the_run_and_prints_a_summary(cli: Invoke, pipeline
     assert f"legato show {run['run_id']}" in result.stdout
 
 
-def test_params_are_typed_by_the_flow_annotations(cli: Invoke, pipelines: Path) -> None:
+def test_params_are_typed_by_the_flow_annotations(cli: Cli, pipelines: Path) -> None:
     result = cli("run", "pipelines.py", "adder", "-p", "a=2", "-p", "b=40", "-p", "scale=0.5",
                  "-p", "loud=yes", "-p", "tag=007", "-p", 'extra={"k": [1, 2]}')
     assert result.exit_code == 0, result.output
     assert _last_run(cli)["run"]["params"] == {  # type: ignore[index]
         "a": 2, "b": 40, "scale": 0.5, "loud": True, "tag": "007", "extra": {"k": [1, 2]}}
-    logs = parse_json(cli("logs", "last", "--json"))
+    logs = cli.json("logs", "last", "--json")
     messages = [line["message"] for line in logs]
     assert "adding 2 and 40" in messages  # ints reached the task, not strings
     # the flow's own body is not a step: what it prints goes to the terminal
     assert "scale=0.5 loud=True tag='007' extra={'k': [1, 2]}" in result.stdout
 
 
-def test_an_unannotated_param_that_is_not_json_stays_a_string(cli: Invoke,
+def test_an_unannotated_param_that_is_not_json_stays_a_string(cli: Cli,
                                                               pipelines: Path) -> None:
     assert cli("run", "pipelines.py", "adder", "-p", "a=1", "-p", "extra=hello").exit_code == 0
     assert _last_run(cli)["run"]["params"]["extra"] == "hello"  # type: ignore[index]
 
 
-def test_bad_params_exit_2_with_a_clear_message(cli: Invoke, pipelines: Path) -> None:
+def test_bad_params_exit_2_with_a_clear_message(cli: Cli, pipelines: Path) -> None:
     cases = {
         ("a=two",): "'a' takes an int, and 'two' is not one",
         ("a=1", "loud=maybe"): "'loud' takes true or false",
@@ -69,11 +72,11 @@ def test_bad_params_exit_2_with_a_clear_message(cli: Invoke, pipelines: Path) ->
         assert result.stderr.startswith("error: "), result.stderr
         assert message in result.stderr, (pairs, result.stderr)
         assert "Traceback" not in result.output
-    runs = parse_json(cli("runs", "--json"))
+    runs = cli.json("runs", "--json")
     assert runs == []  # nothing was started
 
 
-def test_a_failed_run_exits_1_and_shows_the_error(cli: Invoke, pipelines: Path) -> None:
+def test_a_failed_run_exits_1_and_shows_the_error(cli: Cli, pipelines: Path) -> None:
     result = cli("run", "pipelines.py", "failing")
     assert result.exit_code == 1, result.output
     assert "ValueError: boom 1" in result.stdout
@@ -86,14 +89,14 @@ def test_a_failed_run_exits_1_and_shows_the_error(cli: Invoke, pipelines: Path) 
     assert f"legato logs {shown['run']['run_id']}" in result.stdout  # type: ignore[index]
 
 
-def test_a_task_runs_as_a_one_step_flow(cli: Invoke, pipelines: Path) -> None:
+def test_a_task_runs_as_a_one_step_flow(cli: Cli, pipelines: Path) -> None:
     result = cli("run", "pipelines.py", "add", "-p", "a=1", "-p", "b=2")
     assert result.exit_code == 0, result.output
     shown = _last_run(cli)
     assert [s["step_key"] for s in shown["steps"]] == ["add"]  # type: ignore[attr-defined]
 
 
-def test_naming_an_unknown_flow_or_an_asset(cli: Invoke, pipelines: Path) -> None:
+def test_naming_an_unknown_flow_or_an_asset(cli: Cli, pipelines: Path) -> None:
     unknown = cli("run", "pipelines.py", "addr")
     assert unknown.exit_code == 2
     assert "no flow named 'addr'; did you mean 'adder'?" in unknown.stderr
@@ -106,7 +109,7 @@ def test_naming_an_unknown_flow_or_an_asset(cli: Invoke, pipelines: Path) -> Non
     assert "legato run takes one flow name, got no flow name" in missing.stderr
 
 
-def test_definitions_from_a_module(cli: Invoke, project: Path) -> None:
+def test_definitions_from_a_module(cli: Cli, project: Path) -> None:
     package = project / "mypkg"
     package.mkdir()
     (package / "__init__.py").write_text("")
@@ -118,7 +121,7 @@ def test_definitions_from_a_module(cli: Invoke, project: Path) -> None:
     assert _last_run(cli)["run"]["source"] == "module:mypkg.flows_for_module_test"  # type: ignore[index]
 
 
-def test_definitions_from_the_setting(cli: Invoke, project: Path, pipelines: Path,
+def test_definitions_from_the_setting(cli: Cli, project: Path, pipelines: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     (project / "pyproject.toml").write_text('[tool.legato]\ndefinitions = "pipelines.py"\n')
     sub = project / "sub"
@@ -129,12 +132,12 @@ def test_definitions_from_the_setting(cli: Invoke, project: Path, pipelines: Pat
     assert cli("run", "adder", "-p", "a=1").exit_code == 0
 
 
-def test_definitions_from_the_environment(cli: Invoke, project: Path, pipelines: Path) -> None:
+def test_definitions_from_the_environment(cli: Cli, project: Path, pipelines: Path) -> None:
     result = cli("run", "adder", "-p", "a=1", env={"LEGATO_DEFINITIONS": str(pipelines)})
     assert result.exit_code == 0, result.output
 
 
-def test_no_definitions_named_is_an_error_with_a_hint(cli: Invoke, project: Path) -> None:
+def test_no_definitions_named_is_an_error_with_a_hint(cli: Cli, project: Path) -> None:
     result = cli("run", "adder")
     assert result.exit_code == 2
     assert result.stderr.splitlines()[0] == "error: no definitions to load"
@@ -142,13 +145,13 @@ def test_no_definitions_named_is_an_error_with_a_hint(cli: Invoke, project: Path
     assert "LEGATO_DEFINITIONS" in result.stderr
 
 
-def test_a_missing_definitions_file(cli: Invoke, project: Path) -> None:
+def test_a_missing_definitions_file(cli: Cli, project: Path) -> None:
     result = cli("run", "nowhere.py", "adder")
     assert result.exit_code == 2
     assert "error: no such file: nowhere.py" in result.stderr
 
 
-def test_a_definitions_file_that_raises_on_import(cli: Invoke, project: Path) -> None:
+def test_a_definitions_file_that_raises_on_import(cli: Cli, project: Path) -> None:
     (project / "broken_on_import.py").write_text(
         "import legato as lg\n\n\nraise RuntimeError('cannot reach the warehouse')\n")
     result = cli("run", "broken_on_import.py", "adder")
@@ -164,7 +167,7 @@ def test_a_definitions_file_that_raises_on_import(cli: Invoke, project: Path) ->
     assert "cannot reach the warehouse" in debug.stderr
 
 
-def test_a_cycle_in_the_definitions(cli: Invoke, project: Path) -> None:
+def test_a_cycle_in_the_definitions(cli: Cli, project: Path) -> None:
     (project / "cyclic.py").write_text(
         "import legato as lg\n\n@lg.asset\ndef a(b):\n    return b\n\n"
         "@lg.asset\ndef b(a):\n    return a\n")
@@ -174,7 +177,7 @@ def test_a_cycle_in_the_definitions(cli: Invoke, project: Path) -> None:
     assert "cyclic.py:" in result.stderr
 
 
-def test_bad_settings_exit_2(cli: Invoke, pipelines: Path) -> None:
+def test_bad_settings_exit_2(cli: Cli, pipelines: Path) -> None:
     result = cli("run", "pipelines.py", "adder", "-p", "a=1", env={"LEGATO_EXECUTOR": "bogus"})
     assert result.exit_code == 2
     assert "LEGATO_EXECUTOR" in result.stderr
@@ -184,7 +187,7 @@ def test_bad_settings_exit_2(cli: Invoke, pipelines: Path) -> None:
     assert "LEGATO_MAX_PARALLEL" in listing.stderr
 
 
-def test_an_unknown_executor_on_the_command_line(cli: Invoke, pipelines: Path) -> None:
+def test_an_unknown_executor_on_the_command_line(cli: Cli, pipelines: Path) -> None:
     result = cli("run", "pipelines.py", "adder", "--executor", "fast")
     assert result.exit_code == 2
     assert "error: " in result.stderr
@@ -192,7 +195,7 @@ def test_an_unknown_executor_on_the_command_line(cli: Invoke, pipelines: Path) -
     assert "hint: see 'legato run --help'" in result.stderr
 
 
-def test_executor_and_max_parallel_options(cli: Invoke, pipelines: Path) -> None:
+def test_executor_and_max_parallel_options(cli: Cli, pipelines: Path) -> None:
     for executor in ("inline", "threads", "processes"):
         result = cli("run", "pipelines.py", "adder", "-p", "a=1", "--executor", executor,
                      "--max-parallel", "2")
@@ -200,7 +203,7 @@ def test_executor_and_max_parallel_options(cli: Invoke, pipelines: Path) -> None
     assert cli("run", "pipelines.py", "adder", "-j", "0").exit_code == 2
 
 
-def test_a_store_that_cannot_be_opened_exits_3(cli: Invoke, project: Path,
+def test_a_store_that_cannot_be_opened_exits_3(cli: Cli, project: Path,
                                                pipelines: Path) -> None:
     (project / "not-a-folder").write_text("")
     result = cli("run", "pipelines.py", "adder", "-p", "a=1",
@@ -212,7 +215,7 @@ def test_a_store_that_cannot_be_opened_exits_3(cli: Invoke, project: Path,
     assert "unsupported store URL" in unsupported.stderr
 
 
-def test_json_of_show_is_plain(cli: Invoke, pipelines: Path) -> None:
+def test_json_of_show_is_plain(cli: Cli, pipelines: Path) -> None:
     cli("run", "pipelines.py", "adder", "-p", "a=1")
     text = cli("show", "last", "--json").stdout
     assert "\x1b[" not in text

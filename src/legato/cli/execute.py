@@ -5,8 +5,6 @@ Shared by ``legato run`` and ``legato materialize``; the run itself is the core'
 the run as canceled and returns.
 """
 
-# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
-
 from __future__ import annotations
 
 from collections.abc import Callable

@@ -7,8 +7,6 @@
 4. else an error that says how to name them.
 """
 
-# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
-
 from __future__ import annotations
 
 from collections.abc import Sequence

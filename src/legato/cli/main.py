@@ -4,8 +4,6 @@ Importing this module stays cheap: each command imports the core (SQLAlchemy, th
 the user's definitions) only when it runs.
 """
 
-# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
-
 from __future__ import annotations
 
 from typing import Annotated

@@ -1,7 +1,5 @@
 """``legato assets [FILE.py]``: every asset and its latest materialization."""
 
-# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
-
 from __future__ import annotations
 
 from typing import Annotated

@@ -1,7 +1,5 @@
 """``legato logs RUN [STEP]``: what the steps printed and logged, per attempt."""
 
-# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
-
 from __future__ import annotations
 
 import datetime as dt

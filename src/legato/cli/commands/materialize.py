@@ -1,7 +1,5 @@
 """``legato materialize [FILE.py] [SELECTION ...]``: compute assets in dependency order."""
 
-# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
-
 from __future__ import annotations
 
 from typing import Annotated

@@ -1,7 +1,5 @@
 """``legato run [FILE.py] FLOW``: run a flow (or a single task) now, in this process."""
 
-# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
-
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any

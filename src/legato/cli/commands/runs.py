@@ -1,7 +1,5 @@
 """``legato runs``: the latest runs, newest first, with filters."""
 
-# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
-
 from __future__ import annotations
 
 import datetime as dt

@@ -1,7 +1,5 @@
 """``legato show RUN``: one run and its steps."""
 
-# ruff: noqa: PLC0415 - the core is imported when a command runs, so that --help stays fast
-
 from __future__ import annotations
 
 from legato.cli.options import JsonOption, RunArgument
