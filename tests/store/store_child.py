@@ -20,6 +20,9 @@ import time
 import uuid
 from typing import Any
 
+import alembic.command
+import alembic.config  # noqa: F401
+
 from legato.store import sql_store
 from legato.store.records import Event, LogLine, StoredValue
 from legato.store.sql_store import SqlStore
@@ -74,7 +77,15 @@ def main() -> None:
     parser.add_argument("--go", help="wait until this file exists before starting")
     parser.add_argument("--fsize", type=int, help="largest file this process may write")
     parser.add_argument("--max-pages", type=int, help="PRAGMA max_page_count for the writer")
+    parser.add_argument("--user", type=int, help="drop root privileges to this user first")
     args = parser.parse_args()
+
+    if args.user is not None:
+        # Everything is imported by now: the interpreter itself may live where this user
+        # cannot read (e.g. under /root). From here on, the files are touched as that user.
+        os.setgroups([])
+        os.setgid(args.user)
+        os.setuid(args.user)
 
     if args.fsize is not None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from legato.store import schema
 from legato.store.records import Event, StoredValue
-from legato.store.sql_store import SqlStore
+from legato.store.sql_store import SqlStore, _step
 
 T0 = 1_700_000_000.0
 
@@ -124,11 +124,25 @@ def expected_steps(events: Iterable[Event]) -> dict[tuple[str, str], dict[str, A
 
 
 def actual_steps(store: SqlStore, run_ids: Iterable[str]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The steps projection as the store holds it, in the shape of ``expected_steps``."""
+    wanted = set(run_ids)
+    steps = schema.steps
+    with store.engine.connect() as connection:
+        rows = connection.execute(select(steps)).all()
     found = {}
-    for run_id in run_ids:
-        for step in store.get_steps(run_id):
-            row = dataclasses.asdict(step)
-            row["status"] = str(row["status"])
-            del row["run_id"], row["step_key"]
-            found[(run_id, step.step_key)] = row
+    for row in rows:
+        if row.run_id in wanted:
+            values = dataclasses.asdict(_step(row))
+            values["status"] = str(values["status"])
+            del values["run_id"], values["step_key"]
+            found[(row.run_id, row.step_key)] = values
     return found
+
+
+def per_run(store: SqlStore, table: Any, **where: Any) -> dict[str, int]:
+    """Rows of a table per run id."""
+    query = select(table.c.run_id, func.count()).group_by(table.c.run_id)
+    for column, value in where.items():
+        query = query.where(table.c[column] == value)
+    with store.engine.connect() as connection:
+        return {run_id: int(n) for run_id, n in connection.execute(query)}

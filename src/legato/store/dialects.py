@@ -142,13 +142,19 @@ def describe_db_error(error: BaseException, url: str) -> StoreError:
     if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
         return StoreError(
             f"cannot write the legato store at {where}: {message}",
-            hint="make the folder writable, or point LEGATO_HOME / LEGATO_DATABASE_URL "
-            "somewhere writable",
+            hint="make the folder and the files in it writable, or point LEGATO_HOME / "
+            "LEGATO_DATABASE_URL somewhere writable",
         )
     if "disk is full" in lowered or "no space" in lowered or "database or disk is full" in lowered:
         return StoreError(
             f"the legato store at {where} is full: {message}",
             hint="free some disk space; nothing already committed was lost",
+        )
+    if "disk i/o error" in lowered:  # SQLite's word for a write refused by the file system
+        return StoreError(
+            f"cannot write the legato store at {where}: {message}",
+            hint="the disk may be full, over a quota or failing: free some space or check the "
+            "device; nothing already committed was lost",
         )
     if "connection" in lowered and "refused" in lowered:
         return StoreError(
