@@ -113,3 +113,19 @@ def test_two_runs_at_once_on_one_sqlite_store(project: Path, legato: Script) -> 
     for run in runs:
         shown = json.loads(legato(project, "show", run["run_id"], "--json").stdout)
         assert len(shown["steps"]) == run["params"]["n"]
+
+
+def test_output_piped_into_a_reader_that_stops_early(project: Path, legato: Script) -> None:
+    """``legato run ... | head -1``: the run still finishes and is recorded as it ended."""
+    (project / "busy.py").write_text(BUSY)
+    process = subprocess.Popen([*legato.command, "run", "busy.py", "busy", "-p", "n=300"],
+                               cwd=project, env=legato.env(), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    first = process.stdout.readline()
+    process.stdout.close()  # the reader goes away
+    _, err = process.communicate(timeout=60)
+    assert first.startswith("succeeded  square[")
+    assert process.returncode == 0, err
+    [run] = json.loads(legato(project, "runs", "--json").stdout)
+    assert run["status"] == "succeeded"

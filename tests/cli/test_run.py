@@ -220,3 +220,35 @@ def test_json_of_show_is_plain(cli: Cli, pipelines: Path) -> None:
     text = cli("show", "last", "--json").stdout
     assert "\x1b[" not in text
     assert set(json.loads(text)) == {"run", "steps"}
+
+
+MANY = '''
+import legato as lg
+
+
+@lg.task
+def check(i: int) -> int:
+    if i % 10 == 3:
+        raise ValueError(f"bad item {i}")
+    return i
+
+
+@lg.flow
+def many(n: int = 40):
+    futures = check.map(range(n))
+    return [f.result() for f in futures if f.step_key.endswith("0]")]
+'''
+
+
+def test_a_big_run_summary_shows_counts_and_the_steps_that_did_not_succeed(
+        cli: Cli, project: Path) -> None:
+    (project / "many.py").write_text(MANY)
+    result = cli("run", "many.py", "many")
+    assert result.exit_code == 1, result.output
+    lines = result.stdout.splitlines()
+    summary = lines[lines.index(next(line for line in lines if line.startswith("40 steps: "))):]
+    assert summary[0] == "40 steps: 36 succeeded · 4 failed"
+    table = [line for line in summary[1:] if line.startswith("check[")]
+    assert [line.split()[:2] for line in table] == [
+        [f"check[{i}]", "failed"] for i in (3, 13, 23, 33)]
+    assert "bad item 13" in table[1]

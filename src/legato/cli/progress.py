@@ -43,6 +43,7 @@ class RunProgress:
         self._began = time.monotonic()
         self._spinner = Spinner("dots", style="cyan")
         self._display: Live | None = None
+        self._quiet = False
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -72,8 +73,11 @@ class RunProgress:
             if status == "running":
                 self._started_at.setdefault(key, event.at)
             self._status[key] = status
-            if status in _FINAL and not self.live:
-                self._print_finished(key, status, event)
+            if status in _FINAL and not self.live and not self._quiet:
+                try:
+                    self._print_finished(key, status, event)
+                except (OSError, SystemExit):  # stdout went away (| head): rich raises
+                    self._quiet = True           # SystemExit; the run must not fail for it
 
     def _print_finished(self, key: str, status: str, event: Event) -> None:
         started = self._started_at.get(key, event.data.get("started_at") or event.at)
