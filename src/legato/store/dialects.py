@@ -87,7 +87,7 @@ def configure_sqlite(connection: sqlite3.Connection, synchronous: str) -> None:
 def compile_dialect(engine: Engine) -> Dialect:
     """The dialect whose paramstyle matches the raw DBAPI connection the writer uses."""
     if engine.dialect.name == "sqlite":
-        return sqlite.dialect(paramstyle="named")  # type: ignore[no-untyped-call]
+        return sqlite.dialect(paramstyle="named")
     return engine.dialect
 
 

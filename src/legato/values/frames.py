@@ -7,15 +7,18 @@ from pathlib import Path
 from typing import Any
 
 FRAME_TYPES = {
-    "polars.dataframe.frame.DataFrame": "polars",
-    "pandas.core.frame.DataFrame": "pandas",
-    "pyarrow.lib.Table": "arrow",
+    ("polars", "DataFrame"): "polars",
+    ("pandas", "DataFrame"): "pandas",
+    ("pyarrow", "Table"): "arrow",
 }
+"""(top-level package, class name) -> kind. The package, not the module: libraries move
+their classes between modules (pandas 3 reports ``pandas.DataFrame``, pandas 2
+``pandas.core.frame.DataFrame``)."""
 
 
 def frame_kind(value: object) -> str | None:
     cls = type(value)
-    return FRAME_TYPES.get(f"{cls.__module__}.{cls.__qualname__}")
+    return FRAME_TYPES.get((cls.__module__.partition(".")[0], cls.__qualname__))
 
 
 def write_parquet(value: Any, kind: str, path: Path) -> None:

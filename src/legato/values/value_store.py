@@ -11,11 +11,14 @@ torn file under a name that a committed record refers to.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import math
 import os
 import pickle
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +44,8 @@ def is_plain_json(value: object, depth: int = 0) -> bool:
     """True when JSON round-trips the value exactly (no tuples, no non-string keys)."""
     kind = type(value)
     if kind in _SCALARS:
-        return not (kind is float and value != value)  # NaN does not round-trip equal
+        # NaN is not equal to itself, so it cannot round-trip equal
+        return not (kind is float and math.isnan(value))  # type: ignore[arg-type]
     if depth > 100:
         return False
     if kind is list:
@@ -91,14 +95,7 @@ class ValueStore:
             )
         if kind is not None and io in ("auto", "parquet"):
             path = self._path(value_id, ".parquet")
-            tmp = self._tmp(path)
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_parquet(value, kind, tmp)
-                self._publish(tmp, path)
-            except OSError as error:
-                tmp.unlink(missing_ok=True)
-                raise self._os_error(path, error) from error
+            self._write_file(path, lambda tmp: write_parquet(value, kind, tmp))
             rows, columns = describe_frame(value, kind)
             return StoredValue(value_id=value_id, format="parquet", type=f"{kind}",
                                inline=None, uri=str(path), size=path.stat().st_size,
@@ -136,26 +133,52 @@ class ValueStore:
         if stored.uri is None:
             raise ValueStoreError(f"value {stored.value_id} has neither inline data nor a file")
         path = Path(stored.uri)
+        data = None
         try:
-            if stored.format == "parquet":
-                return read_parquet(stored.type, path)
-            data = path.read_bytes()
+            if stored.format == "parquet":  # checked here, then read by the frame library
+                digest = _file_digest(path)
+            else:
+                data = path.read_bytes()
+                digest = hashlib.sha256(data).hexdigest()
         except FileNotFoundError:
             raise ValueStoreError(
                 f"the file of value {stored.value_id} is missing: {path}",
                 hint="it was deleted from the value store; run the step again",
             ) from None
-        except Exception as error:
-            raise ValueStoreError(f"cannot read value {stored.value_id} from {path}: {error}") \
-                from error
-        if hashlib.sha256(data).hexdigest() != stored.digest:
+        except OSError as error:
+            raise ValueStoreError(
+                f"cannot read value {stored.value_id} from {path}: {error.strerror or error}"
+            ) from error
+        if digest != stored.digest:
             raise ValueStoreError(
                 f"the file of value {stored.value_id} is damaged (its checksum differs): {path}",
                 hint="run the step again to write it anew",
             )
+        if data is None:
+            try:
+                return read_parquet(stored.type, path)
+            except Exception as error:
+                raise ValueStoreError(
+                    f"cannot read value {stored.value_id} from {path}: {error}"
+                ) from error
         if stored.format == "json":
             return json.loads(data)
-        return pickle.loads(data)  # noqa: S301 - pickle is opt-in, for trusted local use
+        if not self.allow_pickle:
+            raise ValueStoreError(
+                f"value {stored.value_id} (a {stored.type}) is pickled, and pickling is "
+                "disabled: loading a pickle runs code from the file",
+                hint="set LEGATO_ALLOW_PICKLE=true if you trust the value folder, or run the "
+                "step again to store it another way",
+            )
+        try:
+            return pickle.loads(data)
+        except Exception as error:
+            raise ValueStoreError(
+                f"cannot unpickle value {stored.value_id} (a {stored.type}): "
+                f"{type(error).__name__}: {error}",
+                hint="the code that defines its type changed or cannot be imported here; "
+                "run the step again",
+            ) from error
 
     def _path(self, value_id: str, suffix: str) -> Path:
         run_id, _, step_key = value_id.partition("/")
@@ -167,25 +190,31 @@ class ValueStore:
 
     def _write_bytes(self, value_id: str, suffix: str, data: bytes) -> Path:
         path = self._path(value_id, suffix)
+        self._write_file(path, lambda tmp: tmp.write_bytes(data))
+        return path
+
+    def _write_file(self, path: Path, write: Callable[[Path], object]) -> None:
+        """Write through a temporary file renamed into place: the final name only ever holds
+        a whole file, and a failed write leaves nothing behind."""
         tmp = self._tmp(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with open(tmp, "wb") as handle:
-                handle.write(data)
-                if self.fsync:
-                    handle.flush()
-                    os.fsync(handle.fileno())
-            self._publish(tmp, path)
-        except OSError as error:
-            tmp.unlink(missing_ok=True)
-            raise self._os_error(path, error) from error
-        return path
-
-    def _publish(self, tmp: Path, path: Path) -> None:
-        if self.fsync and tmp.suffix == ".tmp" and tmp.exists():
-            with open(tmp, "rb") as handle:
-                os.fsync(handle.fileno())
-        os.replace(tmp, path)
+            write(tmp)
+            if self.fsync:
+                _fsync(tmp)
+            os.replace(tmp, path)
+            if self.fsync:
+                _fsync(path.parent)  # the rename itself
+        except Exception as error:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            if isinstance(error, OSError):
+                raise self._os_error(path, error) from error
+            raise ValueStoreError(  # e.g. polars reports a full disk as a ComputeError
+                f"cannot write value file {path}: {error}",
+                hint="make the value folder writable and free some space; if the frame holds "
+                "Python objects that Parquet cannot store, convert them or use io='pickle'",
+            ) from error
 
     def _os_error(self, path: Path, error: OSError) -> ValueStoreError:
         return ValueStoreError(
@@ -193,6 +222,14 @@ class ValueStore:
             hint="make the value folder writable and free some space, or set "
             "LEGATO_VALUES_DIR elsewhere",
         )
+
+
+def _fsync(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _file_digest(path: Path) -> str:

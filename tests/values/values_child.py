@@ -1,0 +1,61 @@
+"""Store big values in a process that cannot write them: a file-size limit (a full disk)
+or an unprivileged user facing a read-only folder.
+
+    python values_child.py ROOT [--fsize BYTES] [--user UID]
+
+Prints one JSON object per value kind: the error raised (or none) and the files left.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import signal
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+
+from legato.errors import ValueStoreError
+from legato.values.value_store import ValueStore
+
+VALUES = {
+    "json": lambda: ["x" * 1000] * 1000,  # 1 MB of JSON: a file, not the store row
+    "pickle": lambda: ("x" * 1_000_000, 1),
+    "parquet": lambda: pl.DataFrame({"a": np.random.default_rng(1).random(300_000)}),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("root", type=Path)
+    parser.add_argument("--fsize", type=int)
+    parser.add_argument("--user", type=int)
+    args = parser.parse_args()
+    if args.fsize is not None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (args.fsize, args.fsize))
+    values = {kind: make() for kind, make in VALUES.items()}  # before dropping privileges
+    if args.user is not None:
+        os.setgroups([])
+        os.setgid(args.user)
+        os.setuid(args.user)
+    store = ValueStore(args.root)
+    for kind, value in values.items():
+        result: dict[str, object] = {"kind": kind}
+        try:
+            stored, _ = store.put(f"run/{kind}", value)
+            result["stored"] = stored.uri
+        except ValueStoreError as error:
+            result.update(error=type(error).__name__, message=str(error), hint=error.hint)
+        except Exception as error:
+            result.update(error=type(error).__name__, message=str(error))
+        result["files"] = sorted(str(p.relative_to(args.root)) for p in args.root.rglob("*")
+                                 if p.is_file()) if args.root.exists() else []
+        print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
