@@ -105,3 +105,13 @@ def test_module_and_file_together_is_a_usage_error(cli: Cli, pipelines: Path) ->
     result = cli("materialize", "pipelines.py", "-m", "pipelines")
     assert result.exit_code == 2
     assert "both a file (pipelines.py) and a module (pipelines) were given" in result.stderr
+
+
+def test_a_star_expanded_by_the_shell_is_explained(cli: Cli, project: Path,
+                                                   pipelines: Path) -> None:
+    (project / "README.md").write_text("")
+    result = cli("materialize", "pipelines.py", "README.md", "pipelines.py")  # what * became
+    assert result.exit_code == 2
+    assert "'README.md' is a file here, not an asset: did the shell expand a '*'?" in (
+        result.stderr)
+    assert "hint: quote selections with a star" in result.stderr

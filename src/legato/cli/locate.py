@@ -38,12 +38,12 @@ def split_file(first: str | None, rest: Sequence[str] | None = ()) -> tuple[str 
     return None, items
 
 
-def definitions_target(file: str | None, module: str | None, settings: Settings,
-                       command: str) -> str | None:
+def definitions_target(file: str | None, module: str | None,
+                       settings: Settings) -> str | None:
     """The file or module to load, by the rule above; None when nothing names one."""
     if file is not None and module is not None:
         raise CommandLineError(f"both a file ({file}) and a module ({module}) were given",
-                           hint="name the definitions once: a file or -m MODULE")
+                               hint="name the definitions once: a file or -m MODULE")
     if file is not None:
         return file
     if module is not None:
@@ -60,7 +60,7 @@ def definitions_target(file: str | None, module: str | None, settings: Settings,
 def load_project(file: str | None, module: str | None, settings: Settings,
                  command: str) -> Definitions:
     """The project's definitions, or a ``DefinitionError`` that says how to name them."""
-    target = definitions_target(file, module, settings, command)
+    target = definitions_target(file, module, settings)
     if target is None:
         raise DefinitionError("no definitions to load", hint=HOW_TO_NAME.format(command=command))
     from legato.definitions.loader import load_definitions

@@ -33,10 +33,10 @@ def assets(
 
     if file is not None and not file.endswith(".py"):
         raise CommandLineError(f"'{file}' is not a definitions file (a .py file)",
-                           hint="legato assets [FILE.py] or legato assets -m pkg.module")
+                               hint="legato assets [FILE.py] or legato assets -m pkg.module")
     settings = load_settings()
     defined: list[str] | None = None
-    if definitions_target(file, module, settings, "assets") is not None:
+    if definitions_target(file, module, settings) is not None:
         defs = load_project(file, module, settings, "assets")
         defined = list(defs.graph.sorted(defs.assets))
     with SqlStore(settings.store_url, durability=settings.durability) as store:

@@ -50,7 +50,7 @@ def init(
             (target / filename).write_text(text.replace("{{name}}", name))
     except OSError as error:
         raise CommandLineError(f"cannot create the project in {target}: {error.strerror}",
-                           hint="choose a folder you can write to") from None
+                               hint="choose a folder you can write to") from None
     typer.echo(f"created {name} in {target}: {', '.join(TEMPLATES)}")
     where = "" if target == Path.cwd().resolve() else f"cd {directory} && "
     typer.echo(f"next: {where}legato materialize && legato run hello --param name=you")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from legato.cli.errors import CommandLineError
 from legato.cli.locate import load_project, split_file
 from legato.cli.options import (
     ExecutorOption,
@@ -45,6 +47,12 @@ def materialize(
     from legato.graph.selection import resolve_selection
 
     file, names = split_file(file, selection)
+    expanded = [name for name in names if "*" not in name and Path(name).exists()]
+    if expanded:
+        raise CommandLineError(
+            f"'{expanded[0]}' is a file here, not an asset: did the shell expand a '*'?",
+            hint="quote selections with a star: legato materialize '*' or '*report'",
+        )
     settings = settings_for(executor, max_parallel)
     defs = load_project(file, module, settings, "materialize")
     keys = resolve_selection(defs.graph, names or None)  # a bad selection fails before a run

@@ -49,7 +49,7 @@ def run(
     if len(names) != 1:
         got = "no flow name" if not names else f"{len(names)} names ({' '.join(names)})"
         raise CommandLineError(f"legato run takes one flow name, got {got}",
-                           hint="legato run [FILE.py] FLOW [--param key=value ...]")
+                               hint="legato run [FILE.py] FLOW [--param key=value ...]")
     settings = settings_for(executor, max_parallel)
     defs = load_project(file, module, settings, "run")
     chosen = _runnable(defs, names[0])

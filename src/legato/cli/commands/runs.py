@@ -76,7 +76,7 @@ def parse_since(text: str, now: float | None = None) -> float:
         when = dt.datetime.fromisoformat(text)
     except ValueError:
         raise CommandLineError(f"--since {text!r} is neither an age nor a date",
-                           hint="e.g. --since 30m, --since 1d, --since 2024-05-01") from None
+                               hint="e.g. --since 30m, --since 1d, --since 2024-05-01") from None
     if when.tzinfo is None:
         when = when.astimezone()
     return when.timestamp()
