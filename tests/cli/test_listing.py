@@ -190,3 +190,42 @@ def test_relative_ages_in_tables(cli: Cli, pipelines: Path) -> None:
     assert duration(1.44) == "1.4s"
     assert duration(125) == "2m 05s"
     assert duration(3 * 3600 + 120) == "3h 02m"
+
+
+FLAKY = '''
+import logging
+
+import legato as lg
+
+
+@lg.task(retries=lg.Retry(2, base=0.01, jitter=False))
+def flaky(ctx) -> int:
+    print(f"try {ctx.attempt}")
+    logging.getLogger("flaky").warning("careful")
+    if ctx.attempt == 1:
+        raise RuntimeError("first try fails")
+    return ctx.attempt
+
+
+@lg.flow
+def retrying():
+    return flaky()
+'''
+
+
+def test_logs_of_a_retried_step_are_grouped_by_attempt(cli: Cli, project: Path) -> None:
+    (project / "flaky.py").write_text(FLAKY)
+    assert cli("run", "flaky.py", "retrying").exit_code == 0
+    lines = cli.json("logs", "last", "--json")
+    by_attempt = sorted({(line["attempt"], line["stream"], line["message"]) for line in lines})
+    assert (1, "stdout", "try 1") in by_attempt
+    assert (2, "stdout", "try 2") in by_attempt
+    assert any(attempt == 2 and stream == "log" and "careful" in message
+               for attempt, stream, message in by_attempt)
+    text = cli("logs", "last").stdout.splitlines()
+    headers = [line for line in text if line.startswith("──")]
+    assert headers == ["── flaky · attempt 1", "── flaky · attempt 2"]
+    warning = next(line for line in text if "careful" in line)
+    assert " log    WARNING " in warning
+    shown = cli.json("show", "last", "--json")
+    assert shown["steps"][0]["attempts"] == 2
