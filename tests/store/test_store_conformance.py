@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import random
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -276,7 +277,7 @@ class StoreConformance:
             assert time.monotonic() - deferred_at < 2.0, "the deferred event was never written"
             time.sleep(0.01)
         waited = time.monotonic() - deferred_at
-        assert DEFER_S * 0.9 <= waited <= 0.6, f"flushed after {waited:.3f} s"
+        assert DEFER_S * 0.9 <= waited <= DEFER_S + 0.45, f"flushed after {waited:.3f} s"
         assert store.get_steps(run_id)[0].status == StepStatus.RUNNING
 
     def test_a_failed_commit_keeps_the_deferred_event(self, store: SqlStore,
@@ -294,6 +295,37 @@ class StoreConformance:
             store.defer(ev(run_id, "step_started", clock(), "s", 1, **step_data("s", 0)))
         with SqlStore(url) as store:
             assert store.get_steps(run_id)[0].status == StepStatus.RUNNING
+
+    def test_threads_commit_through_one_writer(self, store: SqlStore, clock: Clock) -> None:
+        """The threads executor records steps from many threads at once."""
+        errors: list[BaseException] = []
+        made: list[str] = []
+        barrier = threading.Barrier(8)
+
+        def work() -> None:
+            try:
+                barrier.wait()
+                for _ in range(25):
+                    run_id = new_run_id()
+                    store.commit([run_started(run_id, time.time())])
+                    store.defer(ev(run_id, "step_started", time.time(), "s", 1,
+                                   **step_data("s", 0)))
+                    store.commit([ev(run_id, "step_succeeded", time.time(), "s", 1,
+                                     value_id="v")])
+                    store.commit([ev(run_id, "run_succeeded", time.time())])
+                    made.append(run_id)
+            except BaseException as error:
+                errors.append(error)
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        assert count(store, schema.events) == 8 * 25 * 4
+        assert count(store, schema.steps, status="succeeded") == 8 * 25
+        assert {r.run_id for r in store.list_runs(status="succeeded", limit=1000)} == set(made)
 
     # -- logs ---------------------------------------------------------------------------
 
@@ -376,7 +408,7 @@ class StoreConformance:
         assert many.value.hint == "list runs with: legato runs"
         with pytest.raises(RunNotFoundError, match="no run matches 'zzz'"):
             store.get_run("zzz")
-        for pattern in ["%", "_bc0", "abc%"]:  # LIKE wildcards are not wildcards here
+        for pattern in ["", "%", "_bc0", "abc%"]:  # LIKE wildcards are not wildcards here
             with pytest.raises(RunNotFoundError, match="no run"):
                 store.get_run(pattern)
 
@@ -532,6 +564,17 @@ class TestSqliteStore(StoreConformance):
     @pytest.fixture
     def url(self, tmp_path: Path) -> str:
         return f"sqlite:///{tmp_path / 'legato.db'}"
+
+    @pytest.mark.parametrize(("durability", "synchronous"), [("normal", 1), ("full", 2)])
+    def test_wal_and_durability(self, url: str, clock: Clock, durability: str,
+                                synchronous: int) -> None:
+        with SqlStore(url, durability=durability) as store:
+            self.start_run(store, clock)
+            writer = store.writer._connection
+            assert writer.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+            assert writer.execute("PRAGMA synchronous").fetchone() == (synchronous,)
+            with store.engine.connect() as reader:
+                assert reader.exec_driver_sql("PRAGMA synchronous").scalar() == synchronous
 
 
 @pytest.mark.postgres

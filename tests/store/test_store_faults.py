@@ -27,6 +27,7 @@ import pytest
 from sqlalchemy import select
 from store_kit import actual_steps, all_events, expected_steps, per_run, run_started
 
+from legato.errors import StoreError
 from legato.store import schema
 from legato.store.records import StepStatus
 from legato.store.sql_store import SqlStore
@@ -175,6 +176,17 @@ def test_a_read_only_database_file(shared_dir: Path) -> None:
     (folder / "legato.db").chmod(0o644)
     with check_intact(folder, run_ids) as store:
         assert len(store.list_runs()) == len(run_ids)
+
+
+def test_a_file_that_is_not_a_database(tmp_path: Path) -> None:
+    path = tmp_path / "legato.db"
+    path.write_bytes(b"these are my notes, not a database\n" * 200)
+    with pytest.raises(StoreError) as refused:
+        SqlStore(f"sqlite:///{path}")
+    assert str(refused.value) == (f"the file at {path} is not a legato store, or it is "
+                                  "damaged: file is not a database")
+    assert "LEGATO_DATABASE_URL" in (refused.value.hint or "")
+    assert path.read_bytes() == b"these are my notes, not a database\n" * 200
 
 
 # -- a full disk -----------------------------------------------------------------------------

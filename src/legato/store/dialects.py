@@ -156,6 +156,12 @@ def describe_db_error(error: BaseException, url: str) -> StoreError:
             hint="the disk may be full, over a quota or failing: free some space or check the "
             "device; nothing already committed was lost",
         )
+    if "file is not a database" in lowered or "malformed" in lowered:
+        return StoreError(
+            f"the file at {where} is not a legato store, or it is damaged: {message}",
+            hint="point LEGATO_HOME / LEGATO_DATABASE_URL at the store, or move this file "
+            "away (sqlite3's .recover command may save the rows of a damaged store)",
+        )
     if "connection" in lowered and "refused" in lowered:
         return StoreError(
             f"cannot connect to the store at {where}: {message}",

@@ -180,6 +180,8 @@ class SqlStore:
         runs = schema.runs
         if run_id in ("last", "latest"):
             rows = self._rows(select(runs).order_by(desc(runs.c.created_at)).limit(1))
+        elif not run_id:
+            rows = []  # an empty prefix is not a choice of run
         else:
             rows = self._rows(select(runs).where(runs.c.run_id == run_id))
             if not rows:
