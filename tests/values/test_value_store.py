@@ -315,6 +315,17 @@ def test_a_failed_parquet_write_leaves_no_file(store: ValueStore, error: Excepti
     assert files(store.root) == []
 
 
+def test_an_interrupted_write_leaves_no_file(store: ValueStore) -> None:
+    def interrupted(value: Any, kind: str, path: Path) -> None:
+        path.write_bytes(b"PAR1 half a file")
+        raise KeyboardInterrupt
+
+    with mock.patch.object(value_store, "write_parquet", interrupted), \
+            pytest.raises(KeyboardInterrupt):
+        store.put("run/events", FRAMES["polars"]())
+    assert files(store.root) == []
+
+
 @pytest.mark.parametrize("fmt", list(EVERY_FORMAT))
 def test_a_failed_rewrite_keeps_the_previous_file_whole(store: ValueStore, fmt: str) -> None:
     first, _ = store.put("run/step", EVERY_FORMAT[fmt]())

@@ -205,11 +205,13 @@ class ValueStore:
             os.replace(tmp, path)
             if self.fsync:
                 _fsync(path.parent)  # the rename itself
-        except Exception as error:
+        except BaseException as error:  # Ctrl-C included: no temporary file stays behind
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
             if isinstance(error, OSError):
                 raise self._os_error(path, error) from error
+            if not isinstance(error, Exception):
+                raise
             raise ValueStoreError(  # e.g. polars reports a full disk as a ComputeError
                 f"cannot write value file {path}: {error}",
                 hint="make the value folder writable and free some space; if the frame holds "
