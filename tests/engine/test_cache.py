@@ -4,11 +4,18 @@ or an expired entry run it again."""
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
+
 import legato as lg
+
+# Worker processes get these functions by value, as they get those of a project file loaded
+# by the CLI: they need not import this module (and pytest with it) for every run.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def counted(counter: str, x: Any) -> Any:

@@ -22,6 +22,7 @@ SCRIPT = textwrap.dedent('''
     import os, signal, sys, time
     from pathlib import Path
     import legato as lg
+    import legato.engine.runner
     from legato.settings import Settings
 
     @lg.task
@@ -49,7 +50,9 @@ SCRIPT = textwrap.dedent('''
     if __name__ == "__main__":
         # a shell without job control starts background commands with SIGINT ignored
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        home, executor, kind, marker = sys.argv[1:5]
+        home, executor, kind, marker, grace = sys.argv[1:6]
+        if grace != "default":  # how long Ctrl-C waits for running steps to finish
+            legato.engine.runner.CANCEL_GRACE_S = float(grace)
         settings = Settings(home=home, executor=executor, max_parallel=2)
         if kind == "flow":
             result = lg.run(slow, settings=settings, marker=marker)
@@ -95,11 +98,12 @@ def _alive(pid: int) -> bool:
     return state not in ("Z", "X")
 
 
-@pytest.mark.parametrize(("executor", "kind", "expected_markers"), [
-    ("threads", "flow", 2), ("processes", "flow", 2), ("inline", "flow", 1),
-    ("threads", "assets", 1), ("processes", "assets", 1),
+@pytest.mark.parametrize(("executor", "kind", "expected_markers", "grace"), [
+    ("threads", "flow", 2, "default"), ("processes", "flow", 2, "0.5"),
+    ("inline", "flow", 1, "0.5"), ("threads", "assets", 1, "0.5"),
+    ("processes", "assets", 1, "0.5"),
 ])
-def test_ctrl_c_cancels_the_run(executor: str, kind: str, expected_markers: int,
+def test_ctrl_c_cancels_the_run(executor: str, kind: str, expected_markers: int, grace: str,
                                 project: Path) -> None:
     script = project / "pipeline.py"
     script.write_text(SCRIPT)
@@ -107,7 +111,7 @@ def test_ctrl_c_cancels_the_run(executor: str, kind: str, expected_markers: int,
     marker.mkdir()
     home = project / ".legato"
     child = subprocess.Popen(
-        [sys.executable, str(script), str(home), executor, kind, str(marker)],
+        [sys.executable, str(script), str(home), executor, kind, str(marker), grace],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
     )
     try:

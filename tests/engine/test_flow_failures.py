@@ -4,11 +4,17 @@ caught ``StepFailed`` does not; a task's fallback function stands in for it."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+import cloudpickle
 import pytest
 
 import legato as lg
+
+# Worker processes get these functions by value, as they get those of a project file loaded
+# by the CLI: they need not import this module (and pytest with it) for every run.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 @lg.task

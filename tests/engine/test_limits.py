@@ -4,13 +4,19 @@ measured from the intervals during which step bodies actually ran."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import pytest
 
 import legato as lg
+
+# Worker processes get these functions by value, as they get those of a project file loaded
+# by the CLI: they need not import this module (and pytest with it) for every run.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 NAP = 0.15
 

@@ -4,15 +4,21 @@ the engine waits in between (``lg.Retry.delay``, checked as a property)."""
 from __future__ import annotations
 
 import random
+import sys
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import legato as lg
 from legato.settings import Settings
+
+# Worker processes get these functions by value, as they get those of a project file loaded
+# by the CLI: they need not import this module (and pytest with it) for every run.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 def flaky_body(counter: str, failures: int) -> int:

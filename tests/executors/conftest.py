@@ -32,8 +32,9 @@ def make_settings(project: Path) -> Callable[..., Any]:
 
 @pytest.fixture
 def run_settings(make_settings: Callable[..., Any], executor: str) -> Any:
-    """Settings for the executor under test (parametrized: inline, threads, processes)."""
-    return make_settings(executor=executor, max_parallel=4)
+    """Settings for the executor under test (parametrized: inline, threads, processes).
+    Two worker processes: each one starts (and imports the test module) for every run."""
+    return make_settings(executor=executor, max_parallel=2 if executor == "processes" else 4)
 
 
 @pytest.fixture

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import pytest
 
 import legato as lg
+
+# Worker processes get these functions by value, as they get those of a project file loaded
+# by the CLI: they need not import this module (and pytest with it) for every run.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 
 @lg.task(timeout=0.3)
