@@ -6,7 +6,8 @@ The tree, so that callers can catch as narrowly as they like::
     ├── DefinitionError        definitions are invalid: a cycle, a missing upstream, ...
     ├── SettingsError          a setting has a bad value
     ├── StoreError             the store cannot be opened, read or written
-    │   └── SchemaVersionError the database was written by a newer legato
+    │   ├── SchemaVersionError the database was written by a newer legato
+    │   └── IllegalTransition  an event does not fit the current state (the gate refused it)
     ├── RunNotFoundError       no run (or no unique run) has that id
     ├── ParamsError            a run's parameters do not fit the flow's signature
     ├── SelectionError         an asset selection names nothing, or something unknown
@@ -77,6 +78,11 @@ class StoreError(LegatoError):
 
 class SchemaVersionError(StoreError):
     """The database was written by a newer version of legato; it is never migrated down."""
+
+
+class IllegalTransition(StoreError):  # noqa: N818 - the gate's word for it
+    """An event does not fit the current state (e.g. succeeding a finished step); the
+    transaction carrying it was rolled back."""
 
 
 class RunNotFoundError(LegatoError):

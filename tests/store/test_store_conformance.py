@@ -289,6 +289,19 @@ class StoreConformance:
         store.commit([ev(run_id, "step_succeeded", clock(), "s", 1, value_id="v")])
         assert store.get_steps(run_id)[0].status == StepStatus.SUCCEEDED
 
+    def test_a_deferred_event_that_no_longer_applies_is_dropped(self, store: SqlStore,
+                                                                clock: Clock) -> None:
+        """A stale 'started' (its step settled meanwhile) must not poison later commits."""
+        run_id = self.start_run(store, clock)
+        self.succeed_step(store, clock, run_id, "done", 0)
+        store.defer(ev(run_id, "step_started", clock(), "done", 2, **step_data("done", 0)))
+        self.succeed_step(store, clock, run_id, "next", 1)
+        store.commit([ev(run_id, "run_succeeded", clock())])
+        kinds = [(e.kind, e.step_key) for e in store.get_events(run_id)]
+        assert kinds.count(("step_started", "done")) == 1
+        assert store.get_run(run_id).status == RunStatus.SUCCEEDED
+        assert [s.status for s in store.get_steps(run_id)] == [StepStatus.SUCCEEDED] * 2
+
     def test_close_flushes_deferred_events(self, url: str, clock: Clock) -> None:
         with SqlStore(url) as store:
             run_id = self.start_run(store, clock)

@@ -16,14 +16,10 @@ from typing import Any
 from sqlalchemy import and_, bindparam, insert, literal_column, not_, null, update
 from sqlalchemy.engine import Dialect
 
-from legato.errors import StoreError
+from legato.errors import IllegalTransition
 from legato.store.dialects import insert_for
 from legato.store.records import FINAL_STEP_STATUSES, Event, LogLine, StoredValue
 from legato.store.schema import events, logs, materializations, runs, steps, stored_values
-
-
-class IllegalTransition(StoreError):  # noqa: N818 - the gate's word for it
-    """An event does not apply to the current state (e.g. succeeding a finished step)."""
 
 
 def _is_conflict(error: BaseException) -> bool:

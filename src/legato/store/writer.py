@@ -9,6 +9,7 @@ background flush after ``DEFER_S`` so that a long step still shows as running.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from legato.store.gate import IllegalTransition, Statements, apply
 from legato.store.records import Event, LogLine, StoredValue
 
 DEFER_S = 0.2
+logger = logging.getLogger(__name__)
 
 
 class StoreWriter:
@@ -52,9 +54,14 @@ class StoreWriter:
     ) -> None:
         with self._lock:
             self._check_open()
-            if self._pending:
-                batch = [*self._pending, *batch]
-            self._write(batch, values, log_lines)
+            if not self._pending:
+                self._write(batch, values, log_lines)
+                return
+            try:
+                self._write([*self._pending, *batch], values, log_lines)
+            except IllegalTransition:
+                self._write_pending_alone()  # find out whose event does not fit
+                self._write(batch, values, log_lines)
             self._pending = []
 
     def defer(self, event: Event) -> None:
@@ -77,8 +84,22 @@ class StoreWriter:
     def flush(self) -> None:
         with self._lock:
             if self._pending:
-                self._write(self._pending, (), ())
-                self._pending = []
+                self._write_pending_alone()
+
+    def _write_pending_alone(self) -> None:
+        """Write the deferred events on their own. If one of them does not fit the state
+        (its step was settled meanwhile, e.g. canceled), drop them rather than let them
+        poison every later commit: they only ever announce that an attempt started."""
+        pending, self._pending = self._pending, []
+        try:
+            self._write(pending, (), ())
+        except IllegalTransition:
+            for event in pending:  # rare: one by one, to keep those that still apply
+                try:
+                    self._write([event], (), ())
+                except IllegalTransition as error:
+                    logger.warning("dropped a deferred event that no longer applies: %s",
+                                   error)
 
     def close(self) -> None:
         try:
