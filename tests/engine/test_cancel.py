@@ -184,6 +184,80 @@ def test_a_canceled_run_records_what_finished(project: Path, make_settings: Any)
     with SqlStore(settings.store_url) as store:
         steps = {s.step_key: s.status for s in store.get_steps(result.run_id)}
         assert store.get_run(result.run_id).status == "canceled"
-    assert steps["first"] == "succeeded"
-    assert steps.get("interrupt") in (None, "canceled")
+    assert steps == {"first": "succeeded", "interrupt": "canceled"}
+    assert result.steps["interrupt"].status == "canceled"
     assert seen[-1].kind == "run_canceled"
+
+
+def test_a_canceled_run_in_a_long_lived_process_ignores_late_steps(
+    project: Path, make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a notebook or a server, the process lives on after Ctrl-C: a step abandoned in
+    its thread must not write into the ended run when it finally returns."""
+    import _thread
+    import threading
+
+    import legato as lg
+    import legato.engine.runner as runner
+
+    monkeypatch.setattr(runner, "CANCEL_GRACE_S", 0.1)
+    settings = make_settings(executor="threads")
+    started = threading.Event()
+    release = threading.Event()
+
+    @lg.task
+    def lingering() -> str:
+        started.set()
+        release.wait(10)
+        return "too late"
+
+    @lg.flow
+    def flow() -> str:
+        return lingering.submit().result()
+
+    def interrupt() -> None:
+        if started.wait(10):
+            time.sleep(0.1)  # the main thread is waiting for the run by now
+            _thread.interrupt_main()
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    result = lg.run(flow, settings=settings)
+    assert result.status == "canceled"
+    assert result.steps["lingering"].status == "canceled"
+    release.set()  # the abandoned step returns now, after the run ended
+    time.sleep(0.3)
+    with SqlStore(settings.store_url) as store:
+        steps = {s.step_key: s for s in store.get_steps(result.run_id)}
+        kinds = [e.kind for e in store.get_events(result.run_id)]
+    assert steps["lingering"].status == "canceled"
+    assert steps["lingering"].value_id is None
+    assert kinds[-1] == "run_canceled"
+    assert "step_succeeded" not in kinds
+    assert not (settings.value_dir / result.run_id).exists()  # no value file either
+
+
+def test_a_failing_flow_body_still_waits_for_its_steps(make_settings: Any) -> None:
+    import legato as lg
+
+    settings = make_settings(executor="threads", max_parallel=1)
+
+    @lg.task
+    def slowish(i: int) -> int:
+        time.sleep(0.05)
+        return i
+
+    @lg.flow
+    def flow() -> None:
+        for i in range(3):
+            slowish.submit(i)
+        raise ValueError("the flow broke after starting its steps")
+
+    result = lg.run(flow, settings=settings)
+    assert result.status == "failed"
+    assert result.error == "ValueError: the flow broke after starting its steps"
+    with SqlStore(settings.store_url) as store:
+        run = store.get_run(result.run_id)
+        steps = store.get_steps(result.run_id)
+    assert [s.status for s in steps] == ["succeeded"] * 3
+    assert run.ended_at is not None
+    assert all(s.ended_at is not None and s.ended_at <= run.ended_at for s in steps)

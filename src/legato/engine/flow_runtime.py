@@ -12,6 +12,7 @@ import asyncio
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
+from concurrent.futures import Future, wait
 from typing import Any
 
 from legato.definitions.task import StepFuture, TaskDefinition
@@ -37,6 +38,7 @@ class FlowRunner:
         self._calls: defaultdict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self.futures: list[StepFuture[Any]] = []
+        self._lanes: list[Future[Any]] = []
 
     def _next_key(self, name: str) -> str:
         with self._lock:
@@ -91,15 +93,25 @@ class FlowRunner:
         except RuntimeError:
             return self._run(task, key, args, kwargs)
         lane = self.session.executor.start_lane(lambda: self._run(task, key, args, kwargs))
+        with self._lock:
+            self._lanes.append(lane)
         return asyncio.wrap_future(lane)
 
     def _start(self, task: TaskDefinition[Any, Any], key: str, args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> StepFuture[Any]:
-        future = StepFuture(key, self.session.executor.start_lane(
-            lambda: self._run(task, key, args, kwargs)))
+        lane = self.session.executor.start_lane(lambda: self._run(task, key, args, kwargs))
+        future = StepFuture(key, lane)
         with self._lock:
             self.futures.append(future)
+            self._lanes.append(lane)
         return future
+
+    def wait_all(self) -> None:
+        """Wait until every step the flow started has ended: a run ends after its steps,
+        even when the flow's body raised before looking at them."""
+        with self._lock:
+            lanes = list(self._lanes)
+        wait(lanes)
 
     def submit(self, task: TaskDefinition[Any, Any], args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> StepFuture[Any]:

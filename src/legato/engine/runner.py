@@ -12,6 +12,7 @@ import contextlib
 import contextvars
 import inspect
 import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -24,13 +25,13 @@ from legato.engine.asset_plan import load_external, run_assets
 from legato.engine.capture import routing
 from legato.engine.flow_runtime import FlowRunner
 from legato.engine.results import RunResult
-from legato.engine.session import Observer, RunSession
+from legato.engine.session import Observer, RunSession, StepOutcome
 from legato.errors import ParamsError, RunCanceled, StoreError
 from legato.executors.base import describe
 from legato.executors.registry import make_executor
 from legato.graph.selection import Selection, resolve_selection
 from legato.settings import Settings, load_settings
-from legato.store.records import OK_STEP_STATUSES, RunStatus, StepStatus
+from legato.store.records import OK_STEP_STATUSES, Event, RunStatus, StepStatus
 from legato.store.sql_store import SqlStore
 from legato.values.value_store import ValueStore
 
@@ -87,6 +88,7 @@ class Runner:
                           else flow.fn(**params))
             finally:
                 active_flow.reset(token)
+                runner.wait_all()
             failed = runner.unobserved_failures()
             if failed:
                 names = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
@@ -137,7 +139,12 @@ class Runner:
                 output, error = _drive(session, drive)
             status, message = _conclude(session, error, strict_steps)
             canceled = status == RunStatus.CANCELED
-            session.record([session.event(f"run_{status}", error=message)])
+
+            def ending() -> list[Event]:
+                unfinished = _cancel_unfinished(session) if canceled else []
+                return [*unfinished, session.event(f"run_{status}", error=message)]
+
+            session.end(ending)
         finally:
             if executor is not None:
                 executor.close(cancel=canceled)
@@ -199,7 +206,6 @@ def _conclude(session: RunSession, error: BaseException | None, strict_steps: bo
     """The run's status and a one-line summary of what went wrong."""
     if session.canceled.is_set() or isinstance(error, RunCanceled | KeyboardInterrupt):
         session.canceled.set()
-        _cancel_unfinished(session)
         return RunStatus.CANCELED, "canceled by the user"
     if isinstance(error, StoreError):
         raise error
@@ -221,12 +227,18 @@ def _conclude(session: RunSession, error: BaseException | None, strict_steps: bo
     return RunStatus.SUCCEEDED, None
 
 
-def _cancel_unfinished(session: RunSession) -> None:
-    """Record every step still running as canceled (their threads are abandoned)."""
-    session.store.writer.flush()
+def _cancel_unfinished(session: RunSession) -> list[Event]:
+    """Events that cancel every step still running (their threads are abandoned); called
+    while no step can write, so that none finishes in between."""
+    session.store.writer.flush()  # steps whose start was deferred
     unfinished = [s for s in session.store.get_steps(session.run_id)
                   if s.status in (StepStatus.RUNNING, StepStatus.RETRYING)]
-    if unfinished:
-        session.record([session.event("step_canceled", s.step_key, s.attempts, name=s.name,
-                                      kind=s.kind, seq=s.seq, reason="the run was canceled")
-                        for s in unfinished])
+    reason = "the run was canceled"
+    now = time.time()
+    for step in unfinished:
+        session.finish_step(step.step_key, StepOutcome(
+            status=StepStatus.CANCELED, attempts=step.attempts, reason=reason,
+            started_at=step.started_at, ended_at=now))
+    return [session.event("step_canceled", s.step_key, s.attempts, name=s.name, kind=s.kind,
+                          seq=s.seq, reason=reason, started_at=s.started_at)
+            for s in unfinished]

@@ -87,6 +87,8 @@ class RunSession:
         self.outcomes: dict[str, StepOutcome] = {}
         self._seq = itertools.count()
         self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._ended = False
         self.pid = os.getpid()
 
     def next_seq(self) -> int:
@@ -99,15 +101,36 @@ class RunSession:
         values: Sequence[StoredValue] = (),
         log_lines: Sequence[LogLine] = (),
     ) -> None:
-        self.store.commit(batch, values=values, log_lines=log_lines)
+        with self._write_lock:
+            if self._ended:
+                return  # a step abandoned by a canceled run ended too late to count
+            self.store.commit(batch, values=values, log_lines=log_lines)
+        self._observe(batch)
+
+    def defer(self, event: Event) -> None:
+        with self._write_lock:
+            if self._ended:
+                return
+            self.store.defer(event)
+        self._observe([event])
+
+    def end(self, ending: Callable[[], Sequence[Event]]) -> None:
+        """Record how the run ended: ``ending()`` makes the last events while no step can
+        write; whatever a step (abandoned in a thread) records afterwards is dropped."""
+        with self._write_lock:
+            self._ended = True
+            batch = ending()
+            self.store.commit(batch)
+        self._observe(batch)
+
+    @property
+    def ended(self) -> bool:
+        return self._ended
+
+    def _observe(self, batch: Sequence[Event]) -> None:
         if self.observer is not None:
             for item in batch:
                 self.observer(item)
-
-    def defer(self, event: Event) -> None:
-        self.store.defer(event)
-        if self.observer is not None:
-            self.observer(event)
 
     def event(self, event_kind: str, step_key: str | None = None, attempt: int | None = None,
               **data: Any) -> Event:

@@ -102,6 +102,9 @@ def run_step(
             last = session.executor.run_body(BodyCall(
                 fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
                 timeout=options.timeout))
+            if session.ended:  # the run was canceled and has ended: nothing more to record
+                return StepOutcome(status=StepStatus.CANCELED, attempts=attempt,
+                                   reason="the run had ended")
             lines = _log_lines(session, key, attempt, last.lines)
             if last.ok:
                 try:
