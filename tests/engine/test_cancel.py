@@ -4,17 +4,22 @@ SIGINT to its whole process group, as a terminal does."""
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import legato as lg
+from legato.engine import runner
+from legato.engine.runner import Runner
 from legato.settings import Settings
 from legato.store.sql_store import SqlStore
 
@@ -160,9 +165,6 @@ def test_ctrl_c_cancels_the_run(executor: str, kind: str, expected_markers: int,
 
 def test_a_canceled_run_records_what_finished(project: Path, make_settings: Any) -> None:
     """Steps that finished before Ctrl-C keep their status."""
-    import legato as lg
-    from legato.engine.runner import Runner
-
     settings = make_settings(executor="threads")
     seen: list[Any] = []
 
@@ -194,12 +196,6 @@ def test_a_canceled_run_in_a_long_lived_process_ignores_late_steps(
 ) -> None:
     """In a notebook or a server, the process lives on after Ctrl-C: a step abandoned in
     its thread must not write into the ended run when it finally returns."""
-    import _thread
-    import threading
-
-    import legato as lg
-    import legato.engine.runner as runner
-
     monkeypatch.setattr(runner, "CANCEL_GRACE_S", 0.1)
     settings = make_settings(executor="threads")
     started = threading.Event()
@@ -237,8 +233,6 @@ def test_a_canceled_run_in_a_long_lived_process_ignores_late_steps(
 
 
 def test_a_failing_flow_body_still_waits_for_its_steps(make_settings: Any) -> None:
-    import legato as lg
-
     settings = make_settings(executor="threads", max_parallel=1)
 
     @lg.task
