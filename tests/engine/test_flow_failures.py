@@ -68,6 +68,10 @@ def two_branches() -> dict[str, Any]:
         bad_out.result()
     except lg.StepFailed as failed:
         outcome["bad"] = [failed.step_key, failed.error]
+    try:
+        bad.result()
+    except lg.StepFailed as failed:
+        outcome["cause"] = repr(failed.__cause__)
     return outcome
 
 
@@ -89,6 +93,8 @@ def catches_a_direct_call() -> str:
     try:
         boom("direct")
     except lg.StepFailed as failed:
+        cause = failed.__cause__
+        assert isinstance(cause, RuntimeError) and cause.args == ("direct",), repr(cause)
         return f"recovered from {failed.step_key}: {failed.error}"
     return "no failure"
 
@@ -134,6 +140,7 @@ def test_a_failed_future_skips_what_it_feeds_and_the_other_branch_finishes(
     assert [steps[k].status for k in ("load-2", "transform-2", "publish-2")] == [
         "succeeded"] * 3
     assert result.output["bad"][0] == "publish"
+    assert result.output["cause"] == "OSError('cannot read broken')"
     assert "upstream 'transform' did not succeed" in result.output["bad"][1]
 
     records = {s.step_key: s for s in read_store(run_settings).get_steps(result.run_id)}

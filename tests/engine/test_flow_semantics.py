@@ -55,6 +55,34 @@ async def nap(seconds: float) -> float:
     return seconds
 
 
+@lg.task
+def committed(ctx: lg.StepContext, store_url: str, upstream: str, value: int) -> list[Any]:
+    """What another connection sees of the upstream step while this one runs."""
+    from legato.store.sql_store import SqlStore
+
+    with SqlStore(store_url) as store:
+        step = next((s for s in store.get_steps(ctx.run_id) if s.step_key == upstream), None)
+        stored = store.get_value(step.value_id) if step and step.value_id else None
+        return [step.status if step else None, stored.inline if stored else None, value]
+
+
+@lg.task
+def ctx_in_the_middle(x: int, ctx: lg.StepContext, y: int, z: int = 0) -> list[Any]:
+    return [x, ctx.step_key, y, z]
+
+
+@lg.flow
+def ctx_positions() -> list[list[Any]]:
+    return [ctx_in_the_middle(1, 2), ctx_in_the_middle(1, y=2, z=3),
+            ctx_in_the_middle(x=1, y=2), ctx_in_the_middle(1, 2, 3)]
+
+
+@lg.flow
+def reads_its_upstream(store_url: str) -> list[Any]:
+    first = double.submit(4)
+    return committed(store_url, "double", first)
+
+
 @lg.flow
 def arithmetic(n: int) -> dict[str, Any]:
     a = double(n)  # a direct call returns the value
@@ -271,3 +299,17 @@ def test_runs_are_recorded_with_their_params(flow: Any, make_settings: Any,
     assert (run.kind, run.target, run.params, run.status) == (
         "flow", flow.name, params, "succeeded")
     assert run.ended_at is not None and run.ended_at >= run.created_at
+
+
+def test_a_task_result_is_committed_before_its_consumer_starts(run_settings: Any) -> None:
+    result = lg.run(reads_its_upstream, settings=run_settings,
+                    store_url=run_settings.store_url)
+    assert result.status == "succeeded", result.error
+    assert result.output == ["succeeded", "8", 8]
+
+
+def test_ctx_wherever_it_is_declared(run_settings: Any) -> None:
+    result = lg.run(ctx_positions, settings=run_settings)
+    assert result.status == "succeeded", result.error
+    assert result.output == [[1, "ctx_in_the_middle", 2, 0], [1, "ctx_in_the_middle-2", 2, 3],
+                             [1, "ctx_in_the_middle-3", 2, 0], [1, "ctx_in_the_middle-4", 2, 3]]

@@ -76,7 +76,8 @@ class FlowRunner:
             return outcome.value
         if outcome.status == StepStatus.CANCELED:
             raise RunCanceled("the run was canceled")
-        raise StepFailed(key, outcome.error or outcome.reason or str(outcome.status))
+        raise StepFailed(key, outcome.error or outcome.reason or str(outcome.status)) \
+            from outcome.exception
 
     def call(self, task: TaskDefinition[Any, Any], args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> Any:

@@ -55,6 +55,8 @@ class StepOutcome:
     materialization_id: str | None = None
     attempts: int = 0
     error: str | None = None
+    exception: BaseException | None = None
+    """The last attempt's exception, when it could be kept (``StepFailed.__cause__``)."""
     reason: str | None = None
     started_at: float | None = None
     ended_at: float | None = None

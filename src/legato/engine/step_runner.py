@@ -5,11 +5,14 @@ downstream step can start."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import inspect
 import json
 import pickle
 import random
 import time
+from collections.abc import Callable
 from typing import Any
 
 from legato.definitions.options import LastGood
@@ -32,6 +35,26 @@ def _step_data(session: RunSession, spec: StepSpec, seq: int) -> dict[str, Any]:
 def _log_lines(session: RunSession, key: str, attempt: int, lines: list[Line]) -> list[LogLine]:
     return [LogLine(session.run_id, key, attempt, at, stream, level, message)
             for at, stream, level, message in lines]
+
+
+@functools.lru_cache(maxsize=4096)
+def _ctx_position(fn: Callable[..., Any]) -> int | None:
+    """Where ``ctx`` sits among the positional parameters; None when it is keyword-only."""
+    for index, param in enumerate(inspect.signature(fn).parameters.values()):
+        if param.name == "ctx":
+            positional = (param.POSITIONAL_ONLY, param.POSITIONAL_OR_KEYWORD)
+            return index if param.kind in positional else None
+    return None
+
+
+def _with_ctx(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any],
+              ctx: StepContext) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """The call's arguments with ``ctx`` added where the function expects it: ``def
+    task(ctx, x)`` called as ``task(5)`` gets ``ctx`` first and ``x=5``."""
+    position = _ctx_position(fn)
+    if position is not None and len(args) >= position:
+        return (*args[:position], ctx, *args[position:]), kwargs
+    return args, {**kwargs, "ctx": ctx}
 
 
 def cache_key(spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
@@ -96,9 +119,9 @@ def run_step(
             call_args = args
             call_kwargs = kwargs
             if spec.wants_ctx:
-                call_kwargs = {**kwargs, "ctx": StepContext(
+                call_args, call_kwargs = _with_ctx(spec.fn, args, kwargs, StepContext(
                     run_id=session.run_id, step_key=key, attempt=attempt,
-                    params=session.params, fallback_inputs=fallback_inputs)}
+                    params=session.params, fallback_inputs=fallback_inputs))
             last = session.executor.run_body(BodyCall(
                 fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
                 timeout=options.timeout))
@@ -138,7 +161,7 @@ def run_step(
                       seq=seq, attempts=attempt)
     outcome = StepOutcome(status=StepStatus.FAILED, attempts=attempt,
                           error=last.error_text if last else None, started_at=started,
-                          ended_at=time.time())
+                          ended_at=time.time(), exception=last.error if last else None)
     session.finish_step(key, outcome)
     return outcome
 
@@ -189,7 +212,7 @@ def _fall_back(session: RunSession, spec: StepSpec, args: tuple[Any, ...],
             log_lines=lines)
         outcome = StepOutcome(status=StepStatus.FAILED, attempts=attempt, started_at=started,
                               error=f"{last.error_text}; fallback failed: {describe(error)}",
-                              ended_at=time.time())
+                              ended_at=time.time(), exception=error)
         session.finish_step(spec.key, outcome)
         return outcome
     return settle(session, spec, StepStatus.FALLBACK, value=value, value_id=stored.value_id,

@@ -5,6 +5,7 @@ The forkserver preloads this module, so that workers start with legato already i
 
 from __future__ import annotations
 
+import contextlib
 import pickle
 from typing import Any
 
@@ -30,8 +31,11 @@ def run_payload(payload: bytes) -> dict[str, Any]:
     result = invoke(call)
     outcome: dict[str, Any] = {
         "ok": result.ok, "error_text": result.error_text, "traceback": result.traceback,
-        "lines": result.lines, "value": None, "retryable": True,
+        "lines": result.lines, "value": None, "retryable": True, "error": None,
     }
+    if result.error is not None:  # the exception itself, for StepFailed.__cause__
+        with contextlib.suppress(Exception):  # unless it cannot travel
+            outcome["error"] = pickle.dumps(result.error, protocol=pickle.HIGHEST_PROTOCOL)
     if result.ok:
         try:
             outcome["value"] = pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL)

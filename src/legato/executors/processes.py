@@ -45,6 +45,16 @@ def _forkserver() -> Any:
     return context
 
 
+def _load_error(data: bytes | None) -> BaseException | None:
+    if data is None:
+        return None
+    try:
+        error = pickle.loads(data)  # from our own worker
+    except Exception:
+        return None
+    return error if isinstance(error, BaseException) else None
+
+
 class _CountingContext:
     """The forkserver context, counting the worker processes the pool creates."""
 
@@ -112,6 +122,7 @@ class ProcessesExecutor:
             with self._lock:
                 self._pending.discard(future)
         value = None
+        raised = _load_error(outcome.get("error"))
         if outcome["ok"]:
             try:
                 value = pickle.loads(outcome["value"])  # from our own worker
@@ -120,7 +131,7 @@ class ProcessesExecutor:
                                   error_text="the value sent back by the worker process "
                                   f"cannot be loaded here: {describe(error)}",
                                   lines=outcome["lines"])
-        return BodyResult(ok=outcome["ok"], value=value,
+        return BodyResult(ok=outcome["ok"], value=value, error=raised,
                           error_text=outcome["error_text"], traceback=outcome["traceback"],
                           retryable=outcome["retryable"], lines=outcome["lines"])
 
