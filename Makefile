@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_WORKERS ?= 2
 
-.PHONY: run test lint typecheck bench-quick clean
+.PHONY: run test lint typecheck bench-setup bench bench-quick clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ run: $(VENV)/.installed-run
 ## quick benchmark
 test: $(VENV)/.installed-test lint typecheck
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) -q
-	$(BIN)/python benchmarks/chain.py --quick
+	$(MAKE) --no-print-directory bench-quick
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check src tests examples benchmarks
@@ -37,8 +37,19 @@ lint: $(VENV)/.installed-test
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
 
+## bench-setup: one venv per peer under .bench/ (Prefect, Dagster, Airflow, DBOS), pinned in
+## benchmarks/requirements/; a peer that fails to install is reported and skipped
+bench-setup:
+	PYTHON=$(PYTHON) bash benchmarks/setup.sh || true
+
+## bench: every workload for legato and each peer, interleaved, 3 repetitions (about 40 min);
+## writes benchmarks/results/latest.md and latest.json
+bench: $(VENV)/.installed-test bench-setup
+	$(BIN)/python benchmarks/run.py
+
+## bench-quick: the benchmark scripts on small sizes, legato only, one repetition (seconds)
 bench-quick: $(VENV)/.installed-test
-	$(BIN)/python benchmarks/chain.py --quick
+	$(BIN)/python benchmarks/run.py --quick
 
 clean:
 	rm -rf $(VENV) .legato examples/recommendations/data .pytest_cache .mypy_cache .ruff_cache
