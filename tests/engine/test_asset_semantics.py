@@ -11,6 +11,7 @@ import pytest
 
 import legato as lg
 from legato.store.sql_store import SqlStore
+from legato.values.value_store import ValueStore
 
 
 def _maybe_fail(ctx: lg.StepContext, name: str) -> None:
@@ -277,3 +278,23 @@ def test_upstream_is_committed_before_downstream_starts(run_settings: Any) -> No
     assert seen["status"] == "succeeded"
     assert seen["materialized_in"] == result.run_id
     assert seen["value_inline"] == '{"rows":3}'
+
+
+def test_unselected_upstream_values_are_loaded_once_and_only_when_taken(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = make_settings(executor="threads")
+    first = lg.materialize([zeta, alpha, ordered_only], settings=settings)
+    assert first.status == "succeeded", first.error
+    loaded: list[str] = []
+    original = ValueStore.get
+
+    def spy(self: ValueStore, stored: Any) -> Any:
+        loaded.append(stored.value_id)
+        return original(self, stored)
+
+    monkeypatch.setattr(ValueStore, "get", spy)
+    again = lg.materialize([zeta, alpha, ordered_only], ["ordered_only"], settings=settings)
+    assert again.status == "succeeded", again.error
+    assert again.value("ordered_only") == "aa"
+    assert loaded == [f"{first.run_id}/alpha"]  # zeta only orders: its value is not needed

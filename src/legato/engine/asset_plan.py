@@ -17,7 +17,7 @@ from legato.engine.session import RunSession, StepOutcome, StepSpec
 from legato.engine.step_runner import run_step, settle
 from legato.errors import SelectionError
 from legato.graph.asset_graph import AssetGraph
-from legato.store.records import StepStatus
+from legato.store.records import MaterializationRecord, StepStatus, StoredValue
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,20 +36,20 @@ def asset_spec(asset: AssetDefinition[Any, Any], upstream: tuple[str, ...]) -> S
     )
 
 
-def missing_inputs(session: RunSession, graph: AssetGraph, keys: list[str]) -> list[str]:
-    """Upstream assets outside the selection that were never materialized."""
+def _external(session: RunSession, graph: AssetGraph, keys: list[str]
+              ) -> dict[str, tuple[MaterializationRecord, StoredValue, bool]]:
+    """The latest materialization of each upstream asset outside the selection, and whether
+    a selected asset takes its value (``deps=`` only orders); raises if one is missing."""
     selected = set(keys)
-    outside = {up for key in keys for up in graph.upstream[key] if up not in selected}
-    return sorted(up for up in outside if session.store.latest_materialization(up) is None)
-
-
-def load_external(session: RunSession, graph: AssetGraph, keys: list[str]) -> dict[str,
-                                                                                  ExternalInput]:
-    selected = set(keys)
-    loaded: dict[str, ExternalInput] = {}
+    found: dict[str, tuple[MaterializationRecord, StoredValue, bool]] = {}
     for key in keys:
         for up in graph.upstream[key]:
-            if up in selected or up in loaded:
+            if up in selected:
+                continue
+            wanted = up in graph.assets[key].inputs
+            if up in found:
+                known = found[up]
+                found[up] = (known[0], known[1], known[2] or wanted)
                 continue
             record = session.store.latest_materialization(up)
             stored = session.store.get_value(record.value_id) if record else None
@@ -59,8 +59,23 @@ def load_external(session: RunSession, graph: AssetGraph, keys: list[str]) -> di
                     hint=f"add it to the selection, e.g. '*{key}' for {key} and everything "
                     "upstream of it",
                 )
-            loaded[up] = ExternalInput(session.values.get(stored), record.materialization_id)
-    return loaded
+            found[up] = (record, stored, wanted)
+    return found
+
+
+def check_external(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
+    """Fail before the run starts when an upstream asset outside the selection was never
+    materialized (without loading any value)."""
+    _external(session, graph, keys)
+
+
+def load_external(session: RunSession, graph: AssetGraph, keys: list[str]
+                  ) -> dict[str, ExternalInput]:
+    """Upstream assets outside the selection: their latest materialization, and its value
+    when a selected asset takes it as an input."""
+    return {up: ExternalInput(session.values.get(stored) if wanted else None,
+                              record.materialization_id)
+            for up, (record, stored, wanted) in _external(session, graph, keys).items()}
 
 
 def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:

@@ -21,7 +21,7 @@ from legato.definitions.definitions import Definitions
 from legato.definitions.flow import FlowDefinition
 from legato.definitions.runtime import active_flow
 from legato.definitions.task import TaskDefinition
-from legato.engine.asset_plan import load_external, run_assets
+from legato.engine.asset_plan import check_external, run_assets
 from legato.engine.capture import routing
 from legato.engine.flow_runtime import FlowRunner
 from legato.engine.results import RunResult
@@ -106,7 +106,7 @@ class Runner:
         keys = resolve_selection(defs.graph, selection)
 
         def prepare(session: RunSession) -> None:
-            load_external(session, defs.graph, keys)  # fails early if inputs are missing
+            check_external(session, defs.graph, keys)  # fails early if inputs are missing
 
         def drive(session: RunSession) -> None:
             run_assets(session, defs.graph, keys)
