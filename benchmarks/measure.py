@@ -13,14 +13,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-SAMPLE_INTERVAL_S = 0.05
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+SAMPLE_INTERVAL_S = 0.02
 
 
 @dataclass
 class ProcessRun:
     wall_s: float
-    peak_rss_mib: float
+    peak_rss_mib: float | None
+    """None when the process ended before the first sample."""
     returncode: int | None
     timed_out: bool
 
@@ -39,17 +39,27 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def tree_rss_bytes(pid: int) -> int:
-    """Resident memory of ``pid`` and all its descendants (servers and workers count)."""
+def _peak_rss_kib(pid: int) -> int:
+    """The peak resident set (VmHWM) of ``pid`` since it started its program."""
+    try:
+        with open(f"/proc/{pid}/status", "rb") as status:
+            for line in status:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def tree_peak_rss_bytes(pid: int) -> int:
+    """The peak resident sets of ``pid`` and all its live descendants (a server or workers
+    it started), added up. (The rusage of a child is no use here: it counts the memory of
+    the harness that forked it.)"""
     tree = _children()
     total, stack = 0, [pid]
     while stack:
         current = stack.pop()
-        try:
-            with open(f"/proc/{current}/statm", "rb") as statm:
-                total += int(statm.read().split()[1]) * PAGE_SIZE
-        except OSError:
-            pass
+        total += _peak_rss_kib(current) * 1024
         stack.extend(tree.get(current, ()))
     return total
 
@@ -62,15 +72,14 @@ def run_process(command: list[str], *, env: dict[str, str], cwd: Path, log: Path
         start = time.perf_counter()
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True)
-        peak, timed_out, status, maxrss_kib = 0, False, None, 0
+        peak, timed_out, status = 0, False, None
         while True:
-            pid, wait_status, usage = os.wait4(process.pid, os.WNOHANG)
+            pid, wait_status = os.waitpid(process.pid, os.WNOHANG)
             if pid:
                 wall = time.perf_counter() - start
-                status, maxrss_kib = os.waitstatus_to_exitcode(wait_status), usage.ru_maxrss
-                process.returncode = status  # reaped here, so that rusage is ours
+                status = process.returncode = os.waitstatus_to_exitcode(wait_status)
                 break
-            peak = max(peak, tree_rss_bytes(process.pid))
+            peak = max(peak, tree_peak_rss_bytes(process.pid))
             if time.perf_counter() - start > timeout_s:
                 timed_out = True
                 os.killpg(process.pid, signal.SIGKILL)
@@ -81,8 +90,8 @@ def run_process(command: list[str], *, env: dict[str, str], cwd: Path, log: Path
             time.sleep(SAMPLE_INTERVAL_S)
         with contextlib.suppress(ProcessLookupError):  # what it left behind goes too
             os.killpg(process.pid, signal.SIGKILL)
-    peak_mib = max(peak, maxrss_kib * 1024) / 2**20
-    return ProcessRun(wall, peak_mib, None if timed_out else status, timed_out)
+    return ProcessRun(wall, peak / 2**20 if peak else None, None if timed_out else status,
+                      timed_out)
 
 
 def fsync_latency_ms(folder: Path, samples: int = 50) -> dict[str, float]:

@@ -148,11 +148,11 @@ class Bench:
         return record
 
     def contenders(self) -> list[Peer]:
-        chosen = [LEGATO] if self.args.quick else [LEGATO, LEGATO_PG, *PEERS]
+        everyone = [LEGATO, LEGATO_PG, *PEERS]
         if self.args.peers:
             wanted = set(self.args.peers.split(","))
-            chosen = [p for p in chosen if p.name in wanted]
-        return chosen
+            return [p for p in everyone if p.name in wanted or "all" in wanted]
+        return [LEGATO] if self.args.quick else everyone
 
     def prepare(self, contenders: list[Peer]) -> None:
         for peer in contenders:
@@ -240,7 +240,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true",
                         help="legato only, small N, one repetition (the `make test` smoke run)")
     parser.add_argument("--peers", help="comma-separated: legato,legato-pg,prefect,dagster,"
-                        "airflow,dbos (default: all)")
+                        "airflow,dbos or all (default: all; with --quick, legato)")
     parser.add_argument("--workloads", help="comma-separated (default: all): "
                         + ",".join(WORKLOADS))
     parser.add_argument("--repeat", type=int, default=3)
