@@ -49,15 +49,18 @@ class Lanes:
             if item is None:
                 return
             future, work = item
-            if future.set_running_or_notify_cancel():
-                try:
-                    result = work()
-                except BaseException as error:
-                    future.set_exception(error)
-                else:
-                    future.set_result(result)
-                del future, work, item
-            self._idle.release()
+            if not future.set_running_or_notify_cancel():
+                self._idle.release()
+                continue
+            try:
+                result = work()
+            except BaseException as error:
+                self._idle.release()  # idle before the caller hears of it: no extra thread
+                future.set_exception(error)
+            else:
+                self._idle.release()
+                future.set_result(result)
+            del future, work, item
 
     def shutdown(self, *, cancel: bool = False) -> None:
         """No new work; with ``cancel``, work not yet started is canceled. Returns without
