@@ -23,7 +23,6 @@ fall back to: the run fails and nothing new is deployed.
 
 # Numpy, Polars and implicit load inside the functions that use them, so that loading the
 # definitions (legato show, legato materialize --help, the web UI) stays fast.
-# ruff: noqa: PLC0415
 
 from __future__ import annotations
 

@@ -70,7 +70,9 @@ class Settings(BaseSettings):
         default="threads",
         description="Where step bodies run: inline (debugging), threads, or processes.",
     )
-    max_parallel: int = Field(default=8, ge=1, le=1024, description="Steps running at once in a run.")
+    max_parallel: int = Field(
+        default=8, ge=1, le=1024, description="Steps running at once in a run."
+    )
     concurrency: dict[str, int] = Field(
         default_factory=dict,
         description="Most steps running at once per tag, e.g. {warehouse = 2}.",

@@ -28,9 +28,8 @@ from store_kit import (
     stored_value,
 )
 
-from legato.errors import RunNotFoundError, StoreError
+from legato.errors import IllegalTransition, RunNotFoundError, StoreError
 from legato.store import schema
-from legato.store.gate import IllegalTransition
 from legato.store.records import LogLine, RunStatus, StepStatus
 from legato.store.sql_store import SqlStore
 from legato.store.writer import DEFER_S

@@ -109,7 +109,7 @@ class TaskDefinition(Generic[P, R]):
 
     def _call_plain(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> R:
         if self.is_async:
-            import asyncio  # noqa: PLC0415 - asyncio costs ~10 ms; keep `import legato` cheap
+            import asyncio
 
             return asyncio.run(self.fn(*args, **kwargs))  # type: ignore[arg-type]
         return self.fn(*args, **kwargs)

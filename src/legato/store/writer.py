@@ -15,9 +15,9 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from legato.errors import StoreError
+from legato.errors import IllegalTransition, StoreError
 from legato.store.dialects import begin_write
-from legato.store.gate import IllegalTransition, Statements, apply
+from legato.store.gate import Statements, apply
 from legato.store.records import Event, LogLine, StoredValue
 
 DEFER_S = 0.2
