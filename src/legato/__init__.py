@@ -26,9 +26,12 @@ from legato.definitions.task import TaskDefinition as TaskDefinition
 from legato.definitions.task import task as task
 from legato.engine.context import StepContext as StepContext
 from legato.errors import DefinitionError as DefinitionError
+from legato.errors import LeaseLost as LeaseLost
 from legato.errors import LegatoError as LegatoError
+from legato.errors import NonDeterminismError as NonDeterminismError
 from legato.errors import ParamsError as ParamsError
 from legato.errors import RunCanceled as RunCanceled
+from legato.errors import RunInProgressError as RunInProgressError
 from legato.errors import RunNotFoundError as RunNotFoundError
 from legato.errors import SchemaVersionError as SchemaVersionError
 from legato.errors import SelectionError as SelectionError
@@ -38,7 +41,7 @@ from legato.errors import StoreError as StoreError
 from legato.errors import ValueStoreError as ValueStoreError
 
 if _typing.TYPE_CHECKING:
-    from legato.api import load, materialize, run
+    from legato.api import load, materialize, resume, run
     from legato.engine.results import RunResult, StepResult
     from legato.settings import Settings
 
@@ -48,6 +51,7 @@ _LAZY = {
     "run": "legato.api",
     "materialize": "legato.api",
     "load": "legato.api",
+    "resume": "legato.api",
     "RunResult": "legato.engine.results",
     "StepResult": "legato.engine.results",
     "Settings": "legato.settings",
@@ -71,10 +75,13 @@ __all__ = [
     "DefinitionError",
     "Definitions",
     "FlowDefinition",
+    "LeaseLost",
     "LegatoError",
+    "NonDeterminismError",
     "ParamsError",
     "Retry",
     "RunCanceled",
+    "RunInProgressError",
     "RunNotFoundError",
     "RunResult",
     "SchemaVersionError",
@@ -95,6 +102,7 @@ __all__ = [
     "last_good",
     "load",
     "materialize",
+    "resume",
     "run",
     "task",
 ]

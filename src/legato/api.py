@@ -1,4 +1,4 @@
-"""The public run functions: ``lg.run``, ``lg.materialize``, ``lg.load``."""
+"""The public run functions: ``lg.run``, ``lg.materialize``, ``lg.resume``, ``lg.load``."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ def run(
     /,
     *,
     settings: Settings | None = None,
+    idempotency_key: str | None = None,
     **params: Any,
 ) -> RunResult:
     """Run a flow (or a single task) now, in this process, and record it in the store.
@@ -28,8 +29,32 @@ def run(
     ``params`` are the flow's parameters. The store, executor and limits come from
     ``settings`` (default: ``LEGATO_*`` variables and ``[tool.legato]``). A failed run
     returns a result with ``status == "failed"``; it does not raise.
+
+    With ``idempotency_key``, submitting again returns the run of the first submission
+    (resumed if its process died) instead of starting another.
     """
-    return Runner(settings).run(target, params)
+    return Runner(settings).run(target, params, idempotency_key=idempotency_key)
+
+
+def resume(
+    run_id: str,
+    /,
+    *,
+    definitions: Definitions | FlowDefinition[..., Any] | TaskDefinition[..., Any] | None = None,
+    wait: bool = False,
+    restart: bool = False,
+    settings: Settings | None = None,
+) -> RunResult:
+    """Resume a run whose process died: what it committed is not run again, a flow replays
+    its recorded results, the step in flight runs again (same ``ctx.idempotency_key``).
+
+    The definitions are loaded again from where the run recorded them, unless given. A run
+    that has ended is left as it is (its result is returned). A run whose process still
+    holds its lease raises ``RunInProgressError``, or with ``wait=True`` is resumed once the
+    lease expires. ``restart=True`` runs the same target with the same parameters anew
+    instead (after a ``NonDeterminismError``, say).
+    """
+    return Runner(settings).resume(run_id, definitions=definitions, wait=wait, restart=restart)
 
 
 def materialize(

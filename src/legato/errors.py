@@ -8,9 +8,13 @@ The tree, so that callers can catch as narrowly as they like::
     ├── StoreError             the store cannot be opened, read or written
     │   ├── SchemaVersionError the database was written by a newer legato
     │   └── IllegalTransition  an event does not fit the current state (the gate refused it)
+    │       └── LeaseLost      another process took the run over: this one's writes are refused
     ├── RunNotFoundError       no run (or no unique run) has that id
+    ├── RunInProgressError     the run is being executed by a live process (its lease holds)
+    ├── NonDeterminismError    a resumed flow no longer calls its tasks as the run recorded
     ├── ParamsError            a run's parameters do not fit the flow's signature
     ├── SelectionError         an asset selection names nothing, or something unknown
+    ├── PartitionError         a partition key is not one of an asset's, or a range is reversed
     ├── ValueStoreError        a step's value cannot be stored or loaded
     ├── StepFailed             a task called inside a flow failed for good
     ├── RunCanceled            a run was canceled (Ctrl-C, or cancel())
@@ -85,8 +89,27 @@ class IllegalTransition(StoreError):  # noqa: N818 - the gate's word for it
     transaction carrying it was rolled back."""
 
 
+class LeaseLost(IllegalTransition):
+    """Another process took over the run (its lease had expired): every write of this one,
+    the former holder, is rejected, so it can never record a second result."""
+
+
 class RunNotFoundError(LegatoError):
     """No run, or more than one run, matches the given id."""
+
+
+class RunInProgressError(LegatoError):
+    """The run is still being executed by a live process that holds its lease."""
+
+
+class NonDeterminismError(LegatoError):
+    """A resumed flow called its tasks in another order than the run recorded: its code
+    changed. ``call_site`` is the file and line of the call that did not match."""
+
+    def __init__(self, message: str, *, call_site: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.call_site = call_site
 
 
 class ParamsError(LegatoError):
@@ -95,6 +118,11 @@ class ParamsError(LegatoError):
 
 class SelectionError(LegatoError):
     """An asset selection is empty or names an unknown asset."""
+
+
+class PartitionError(LegatoError):
+    """A partition key is not one of the partitions (wrong format, outside the range, or
+    a window that does not exist or has not ended), or a range of keys is reversed."""
 
 
 class ValueStoreError(LegatoError):

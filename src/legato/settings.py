@@ -82,6 +82,12 @@ class Settings(BaseSettings):
         description="normal: a commit survives any process crash; full: also power loss "
         "(SQLite synchronous=FULL).",
     )
+    lease_ttl: float = Field(
+        default=30.0, gt=0, le=86_400,
+        description="Seconds a run's lease lasts without being renewed: a run whose process "
+        "stopped renewing it (died, or froze) for that long may be resumed by another. "
+        "Renewed by every write, and by a heartbeat every third of it.",
+    )
     allow_pickle: bool = Field(
         default=True,
         description="Store values that are neither JSON nor dataframes with pickle (trusted "

@@ -15,10 +15,13 @@ PUBLIC_NAMES = [
     "DefinitionError",
     "Definitions",
     "FlowDefinition",
+    "LeaseLost",
     "LegatoError",
+    "NonDeterminismError",
     "ParamsError",
     "Retry",
     "RunCanceled",
+    "RunInProgressError",
     "RunNotFoundError",
     "RunResult",
     "SchemaVersionError",
@@ -39,6 +42,7 @@ PUBLIC_NAMES = [
     "last_good",
     "load",
     "materialize",
+    "resume",
     "run",
     "task",
 ]
@@ -84,12 +88,13 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 
 
 def test_errors_share_one_root() -> None:
-    suffixes = ("Error", "Failed", "Canceled")
+    suffixes = ("Error", "Failed", "Canceled", "Lost")
     errors = [getattr(lg, name) for name in lg.__all__ if name.endswith(suffixes)]
-    assert len(errors) == 11
+    assert len(errors) == 14
     for error in errors:
         assert issubclass(error, lg.LegatoError), error
     assert issubclass(lg.SchemaVersionError, lg.StoreError)
+    assert issubclass(lg.LeaseLost, lg.StoreError)
 
 
 def test_version_is_a_string() -> None:
@@ -109,6 +114,8 @@ def test_errors_survive_pickling() -> None:
         lg.SelectionError("no asset named 'y'"),
         lg.SchemaVersionError("newer schema", hint="upgrade legato"),
         lg.RunCanceled("canceled by the user"),
+        lg.NonDeterminismError("flow 'f' changed", call_site="f.py:3", hint="restart it"),
+        lg.LeaseLost("run r was taken over"),
     ]
     for error in errors:
         copy = pickle.loads(pickle.dumps(error))

@@ -291,9 +291,11 @@ def test_a_record_without_data(store: ValueStore) -> None:
 
 
 @pytest.mark.parametrize("fmt", list(EVERY_FORMAT))
-def test_a_failed_rename_leaves_no_file(store: ValueStore, fmt: str) -> None:
-    with mock.patch.object(value_store.os, "replace",
+def test_a_failed_link_leaves_no_file(store: ValueStore, fmt: str) -> None:
+    with mock.patch.object(value_store.os, "link",
                            side_effect=OSError(28, "No space left on device")), \
+            mock.patch.object(value_store.os, "replace",
+                              side_effect=OSError(28, "No space left on device")), \
             pytest.raises(ValueStoreError) as failed:
         store.put("run/step", EVERY_FORMAT[fmt]())
     assert "No space left on device" in str(failed.value)
@@ -329,7 +331,8 @@ def test_an_interrupted_write_leaves_no_file(store: ValueStore) -> None:
 @pytest.mark.parametrize("fmt", list(EVERY_FORMAT))
 def test_a_failed_rewrite_keeps_the_previous_file_whole(store: ValueStore, fmt: str) -> None:
     first, _ = store.put("run/step", EVERY_FORMAT[fmt]())
-    with mock.patch.object(value_store.os, "replace", side_effect=OSError(5, "I/O error")), \
+    with mock.patch.object(value_store.os, "link", side_effect=OSError(5, "I/O error")), \
+            mock.patch.object(value_store.os, "replace", side_effect=OSError(5, "I/O error")), \
             pytest.raises(ValueStoreError):
         store.put("run/step", EVERY_FORMAT[fmt]())
     loaded = store.get(first)
@@ -415,3 +418,30 @@ def test_pickled_bytes_are_the_stored_bytes(store: ValueStore) -> None:
     data = Path(stored.uri or "").read_bytes()
     assert pickle.loads(data) == (1, "a")
     assert stored.size == len(data) and stored.digest == hashlib.sha256(data).hexdigest()
+
+
+# -- a committed file is never replaced -------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", list(EVERY_FORMAT))
+def test_a_second_write_of_a_value_gets_a_file_of_its_own(store: ValueStore, fmt: str) -> None:
+    """A late writer (a process whose run was taken over, or an attempt that ran again) never
+    replaces the file that a committed record refers to."""
+    first, _ = store.put("run/step", EVERY_FORMAT[fmt]())
+    before = Path(first.uri or "").read_bytes()
+    second, _ = store.put("run/step", EVERY_FORMAT[fmt]())
+    assert second.uri != first.uri
+    assert Path(first.uri or "").read_bytes() == before
+    assert Path(second.uri or "").name.startswith("step.")
+    assert not [p for p in store.root.rglob("*") if p.name.endswith(".tmp")]
+    for stored in (first, second):
+        store.get(stored)
+
+
+def test_without_hard_links_the_file_is_renamed_into_place(store: ValueStore) -> None:
+    with mock.patch.object(value_store.os, "link", side_effect=PermissionError(1, "EPERM")):
+        first, _ = store.put("run/step", {"big": "x" * 300_000})
+        second, _ = store.put("run/step", {"big": "y" * 300_000})
+    assert first.uri != second.uri
+    assert store.get(first) == {"big": "x" * 300_000}
+    assert store.get(second) == {"big": "y" * 300_000}

@@ -1,8 +1,9 @@
 """Run a selection of assets: each starts once all its upstream assets are settled.
 
-Upstream assets outside the selection give their latest materialization. When an upstream
-failed, a downstream asset is skipped with the reason, or, with ``fallback=lg.last_good``,
-serves its last good value; independent branches carry on."""
+Upstream assets outside the selection give their latest materialization (a resumed run, the
+ones it started with). When an upstream failed, a downstream asset is skipped with the
+reason, or, with ``fallback=lg.last_good``, serves its last good value; independent
+branches carry on. A resumed run does not run again the assets whose end it recorded."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from legato.definitions.asset import AssetDefinition
 from legato.definitions.options import LastGood
+from legato.engine.replay import RunHistory, recorded_outcome
 from legato.engine.session import RunSession, StepOutcome, StepSpec
 from legato.engine.step_runner import run_step, settle
 from legato.errors import SelectionError
@@ -38,9 +40,11 @@ def asset_spec(asset: AssetDefinition[Any, Any], upstream: tuple[str, ...]) -> S
 
 def _external(session: RunSession, graph: AssetGraph, keys: list[str]
               ) -> dict[str, tuple[MaterializationRecord, StoredValue, bool]]:
-    """The latest materialization of each upstream asset outside the selection, and whether
-    a selected asset takes its value (``deps=`` only orders); raises if one is missing."""
+    """The latest materialization of each upstream asset outside the selection (for a
+    resumed run, the one it started with), and whether a selected asset takes its value
+    (``deps=`` only orders); raises if one is missing."""
     selected = set(keys)
+    pinned = dict(session.history.started.get("inputs") or {}) if session.history else {}
     found: dict[str, tuple[MaterializationRecord, StoredValue, bool]] = {}
     for key in keys:
         for up in graph.upstream[key]:
@@ -51,7 +55,8 @@ def _external(session: RunSession, graph: AssetGraph, keys: list[str]
                 known = found[up]
                 found[up] = (known[0], known[1], known[2] or wanted)
                 continue
-            record = session.store.latest_materialization(up)
+            record = (session.store.get_materialization(pinned[up]) if up in pinned
+                      else session.store.latest_materialization(up))
             stored = session.store.get_value(record.value_id) if record else None
             if record is None or stored is None:
                 raise SelectionError(
@@ -63,10 +68,12 @@ def _external(session: RunSession, graph: AssetGraph, keys: list[str]
     return found
 
 
-def check_external(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
+def check_external(session: RunSession, graph: AssetGraph, keys: list[str]
+                   ) -> dict[str, str]:
     """Fail before the run starts when an upstream asset outside the selection was never
-    materialized (without loading any value)."""
-    _external(session, graph, keys)
+    materialized (without loading any value); else the materialization ids it will use."""
+    return {up: found[0].materialization_id
+            for up, found in _external(session, graph, keys).items()}
 
 
 def load_external(session: RunSession, graph: AssetGraph, keys: list[str]
@@ -78,11 +85,38 @@ def load_external(session: RunSession, graph: AssetGraph, keys: list[str]
             for up, (record, stored, wanted) in _external(session, graph, keys).items()}
 
 
+def _recorded(session: RunSession, graph: AssetGraph, keys: list[str],
+              history: RunHistory) -> list[str]:
+    """A resumed run: the assets whose end was recorded, in execution order, their outcomes
+    set. Values are loaded only for the assets that will run; an asset whose value cannot
+    be loaded any more is reset, and runs again."""
+    to_run = {k for k in keys if k not in history.steps or not history.steps[k].finished}
+    done = []
+    for key in reversed(keys):  # downstream first: a reset asset makes its inputs needed
+        step = history.steps.get(key)
+        if step is None or not step.finished:
+            continue
+        outcome: StepOutcome | None = StepOutcome(
+            status=step.status, value_id=step.value_id, attempts=step.attempts,
+            error=step.error, reason=step.reason, started_at=step.started_at)
+        if step.ok and any(key in graph.assets[down].inputs
+                           for down in graph.downstream[key] if down in to_run):
+            outcome = recorded_outcome(session, step)
+        if outcome is None:
+            to_run.add(key)
+            continue
+        session.finish_step(key, outcome)
+        done.append(key)
+    return done[::-1]
+
+
 def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
     selected = set(keys)
     external = load_external(session, graph, keys)
+    history = session.history
+    recorded = _recorded(session, graph, keys, history) if history is not None else []
     waiting = {k: {up for up in graph.upstream[k] if up in selected} for k in keys}
-    ready: deque[str] = deque(k for k in keys if not waiting[k])
+    ready: deque[str] = deque(k for k in keys if not waiting[k] and k not in session.outcomes)
     running: dict[Future[StepOutcome], str] = {}
 
     def spec_of(key: str) -> StepSpec:
@@ -140,10 +174,13 @@ def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
             if up in asset.inputs:
                 inputs[up] = value
         spec = spec_of(key)
+        before = history.steps.get(key) if history is not None else None
         return session.executor.start_lane(lambda: run_step(
             session, spec, (), inputs, fallback_inputs=frozenset(fallback_inputs),
-            materialize=upstream_ids))
+            materialize=upstream_ids, recorded=before))
 
+    for key in recorded:
+        settled(key)
     canceled = False
     while ready or running:
         if not canceled and session.canceled.is_set():

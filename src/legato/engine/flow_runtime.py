@@ -4,7 +4,9 @@ A direct call runs the step in the calling thread and returns its value (or rais
 ``StepFailed``). ``submit`` and ``map`` run steps in the executor's lanes and return
 futures; a future passed to another task is waited for, and a failed one skips that task.
 Step keys follow call order: ``fetch``, ``fetch-2``, ...; ``fetch[0]``, ``fetch[1]`` for
-the items of a map."""
+the items of a map. Keys and positions (``seq``) are given in the flow's own thread, at the
+call, so that a resumed flow that runs again gives each call the same ones: a call whose
+step finished then returns its recorded result (``engine/replay.py``)."""
 
 from __future__ import annotations
 
@@ -16,9 +18,10 @@ from concurrent.futures import Future, wait
 from typing import Any
 
 from legato.definitions.task import StepFuture, TaskDefinition
-from legato.engine.session import RunSession, StepSpec
+from legato.engine.replay import RecordedStep, match, recorded_outcome
+from legato.engine.session import RunSession, StepOutcome, StepSpec
 from legato.engine.step_runner import run_step, settle
-from legato.errors import RunCanceled, StepFailed
+from legato.errors import NonDeterminismError, RunCanceled, StepFailed
 from legato.store.records import StepStatus
 
 
@@ -33,18 +36,61 @@ def task_spec(task: TaskDefinition[Any, Any], key: str, upstream: tuple[str, ...
 class FlowRunner:
     """The engine side of ``legato.definitions.runtime.FlowRuntime``."""
 
-    def __init__(self, session: RunSession) -> None:
+    def __init__(self, session: RunSession, flow_name: str = "") -> None:
         self.session = session
+        self.flow_name = flow_name
         self._calls: defaultdict[str, int] = defaultdict(int)
         self._lock = threading.Lock()
         self.futures: list[StepFuture[Any]] = []
         self._lanes: list[Future[Any]] = []
+        self.diverged: NonDeterminismError | None = None
+        """Set when a resumed flow called its tasks otherwise than the run recorded."""
 
     def _next_key(self, name: str) -> str:
         with self._lock:
             self._calls[name] += 1
             count = self._calls[name]
         return name if count == 1 else f"{name}-{count}"
+
+    def _replay(self, task: TaskDefinition[Any, Any], key: str, seq: int
+                ) -> tuple[RecordedStep | None, StepOutcome | None]:
+        """For a resumed run: the step recorded for this call, and its outcome when it
+        finished (then it does not run again)."""
+        history = self.session.history
+        if history is None:
+            return None, None
+        if self.diverged is not None:
+            raise self.diverged
+        try:
+            recorded = match(history, self.flow_name, seq, key, task.name)
+        except NonDeterminismError as error:
+            self.diverged = error
+            raise
+        if recorded is None or not recorded.finished:
+            return recorded, None
+        outcome = recorded_outcome(self.session, recorded)
+        if outcome is None:  # its value is lost: it was reset and runs again
+            return history.steps[key], None
+        self.session.finish_step(key, outcome)
+        return recorded, outcome
+
+    def _outcome_value(self, key: str, outcome: StepOutcome) -> Any:
+        if outcome.ok:
+            return outcome.value
+        if outcome.status == StepStatus.CANCELED:
+            raise RunCanceled("the run was canceled")
+        if outcome.status == StepStatus.SKIPPED:
+            raise StepFailed(key, f"skipped: {outcome.reason}")
+        raise StepFailed(key, outcome.error or outcome.reason or str(outcome.status)) \
+            from outcome.exception
+
+    def _done(self, key: str, outcome: StepOutcome) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(self._outcome_value(key, outcome))
+        except (StepFailed, RunCanceled) as error:
+            future.set_exception(error)
+        return future
 
     def _resolve(self, value: Any, upstream: list[str]) -> Any:
         if isinstance(value, StepFuture):
@@ -56,8 +102,10 @@ class FlowRunner:
             return {k: self._resolve(v, upstream) for k, v in value.items()}
         return value
 
-    def _run(self, task: TaskDefinition[Any, Any], key: str, args: tuple[Any, ...],
-             kwargs: dict[str, Any]) -> Any:
+    def _run(self, task: TaskDefinition[Any, Any], key: str, seq: int,
+             call: tuple[tuple[Any, ...], dict[str, Any]], recorded: RecordedStep | None
+             ) -> Any:
+        args, kwargs = call
         session = self.session
         if session.canceled.is_set():
             raise RunCanceled("the run was canceled")
@@ -67,40 +115,53 @@ class FlowRunner:
             kwargs = {k: self._resolve(v, upstream) for k, v in kwargs.items()}
         except StepFailed as failed:
             spec = task_spec(task, key, tuple(upstream))
-            settle(session, spec, StepStatus.SKIPPED, seq=session.next_seq(),
+            settle(session, spec, StepStatus.SKIPPED, seq=seq,
                    reason=f"upstream '{failed.step_key}' did not succeed")
             raise StepFailed(key, f"skipped: upstream '{failed.step_key}' did not succeed") \
                 from None
-        outcome = run_step(session, task_spec(task, key, tuple(upstream)), args, kwargs)
-        if outcome.ok:
-            return outcome.value
-        if outcome.status == StepStatus.CANCELED:
-            raise RunCanceled("the run was canceled")
-        raise StepFailed(key, outcome.error or outcome.reason or str(outcome.status)) \
-            from outcome.exception
+        outcome = run_step(session, task_spec(task, key, tuple(upstream)), args, kwargs,
+                           seq=seq, recorded=recorded)
+        return self._outcome_value(key, outcome)
 
     def call(self, task: TaskDefinition[Any, Any], args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> Any:
-        return self._run(task, self._next_key(task.name), args, kwargs)
+        key, seq = self._next_key(task.name), self.session.next_seq()
+        recorded, outcome = self._replay(task, key, seq)
+        if outcome is not None:
+            return self._outcome_value(key, outcome)
+        return self._run(task, key, seq, (args, kwargs), recorded)
 
     def call_async(self, task: TaskDefinition[Any, Any], args: tuple[Any, ...],
                    kwargs: dict[str, Any]) -> Any:
         """Calling an async task: in an async flow, an awaitable that runs the step in one
         of the executor's lanes (so ``asyncio.gather`` respects ``max_parallel``); in a
         synchronous flow, where nothing could await it, the step's value."""
-        key = self._next_key(task.name)  # keys follow call order, not scheduling order
+        # keys and positions follow call order, not scheduling order
+        key, seq = self._next_key(task.name), self.session.next_seq()
+        recorded, outcome = self._replay(task, key, seq)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return self._run(task, key, args, kwargs)
-        lane = self.session.executor.start_lane(lambda: self._run(task, key, args, kwargs))
+            if outcome is not None:
+                return self._outcome_value(key, outcome)
+            return self._run(task, key, seq, (args, kwargs), recorded)
+        if outcome is not None:
+            return asyncio.wrap_future(self._done(key, outcome))
+        lane = self.session.executor.start_lane(
+            lambda: self._run(task, key, seq, (args, kwargs), recorded))
         with self._lock:
             self._lanes.append(lane)
         return asyncio.wrap_future(lane)
 
     def _start(self, task: TaskDefinition[Any, Any], key: str, args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> StepFuture[Any]:
-        lane = self.session.executor.start_lane(lambda: self._run(task, key, args, kwargs))
+        seq = self.session.next_seq()
+        recorded, outcome = self._replay(task, key, seq)
+        if outcome is not None:
+            lane = self._done(key, outcome)
+        else:
+            lane = self.session.executor.start_lane(
+                lambda: self._run(task, key, seq, (args, kwargs), recorded))
         future = StepFuture(key, lane)
         with self._lock:
             self.futures.append(future)

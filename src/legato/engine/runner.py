@@ -1,9 +1,12 @@
-"""Start a run, drive it to its end, and record how it ended.
+"""Start (or resume) a run, drive it to its end, and record how it ended.
 
 The run's driver (a flow's body, or the asset scheduler) runs in its own thread while the
 calling thread waits, so that Ctrl-C lands in one known place: it sets the cancel flag,
 steps not yet started are canceled, and the run is recorded as canceled. With the inline
-executor everything stays in the calling thread (for debuggers)."""
+executor everything stays in the calling thread (for debuggers).
+
+The process that runs a run holds its lease (``engine/lease.py``) from the commit that
+starts or takes it over to the one that ends it; a heartbeat renews it meanwhile."""
 
 from __future__ import annotations
 
@@ -24,14 +27,32 @@ from legato.definitions.task import TaskDefinition
 from legato.engine.asset_plan import check_external, run_assets
 from legato.engine.capture import routing
 from legato.engine.flow_runtime import FlowRunner
-from legato.engine.results import RunResult
+from legato.engine.lease import Heartbeat, new_owner, takeover_data
+from legato.engine.replay import RunHistory
+from legato.engine.results import RunResult, StepResult
 from legato.engine.session import Observer, RunSession, StepOutcome
-from legato.errors import ParamsError, RunCanceled, StoreError
+from legato.errors import (
+    IllegalTransition,
+    NonDeterminismError,
+    ParamsError,
+    RunCanceled,
+    RunInProgressError,
+    StoreError,
+    ValueStoreError,
+)
 from legato.executors.base import describe
 from legato.executors.registry import make_executor
 from legato.graph.selection import Selection, resolve_selection
 from legato.settings import Settings, load_settings
-from legato.store.records import OK_STEP_STATUSES, Event, RunStatus, StepStatus
+from legato.store.records import (
+    OK_STEP_STATUSES,
+    Event,
+    Lease,
+    RunRecord,
+    RunStatus,
+    StepStatus,
+    StoredValue,
+)
 from legato.store.sql_store import SqlStore
 from legato.values.value_store import ValueStore
 
@@ -52,7 +73,12 @@ class Runner:
     # -- public entry points ----------------------------------------------------------
 
     def run(self, target: FlowDefinition[Any, Any] | TaskDefinition[Any, Any],
-            params: Mapping[str, Any], *, source: str | None = None) -> RunResult:
+            params: Mapping[str, Any], *, source: str | None = None,
+            idempotency_key: str | None = None, history: RunHistory | None = None
+            ) -> RunResult:
+        """Run a flow (or a task as a one-step flow). With ``idempotency_key``, a second
+        submission gets the run of the first; with ``history``, the run resumes."""
+        started_as = {"runnable": "task"} if isinstance(target, TaskDefinition) else {}
         if isinstance(target, TaskDefinition):
             task = target
 
@@ -79,9 +105,15 @@ class Runner:
             raise ParamsError(f"flow '{target.name}' cannot take these parameters: {error}",
                               hint="pass each parameter of the flow by name") from None
         flow = target
+        if idempotency_key is not None and history is None:
+            from legato.engine.resume import submitted_before
+
+            existing = submitted_before(self, idempotency_key, "flow", flow, params)
+            if existing is not None:
+                return existing
 
         def drive(session: RunSession) -> Any:
-            runner = FlowRunner(session)
+            runner = FlowRunner(session, flow.name)
             token = active_flow.set(runner)
             try:
                 output = (asyncio.run(flow.fn(**params)) if flow.is_async
@@ -89,6 +121,8 @@ class Runner:
             finally:
                 active_flow.reset(token)
                 runner.wait_all()
+            if runner.diverged is not None:  # even if the flow's body caught it
+                raise runner.diverged
             failed = runner.unobserved_failures()
             if failed:
                 names = ", ".join(failed[:5]) + (" ..." if len(failed) > 5 else "")
@@ -97,55 +131,92 @@ class Runner:
                     f"their results: {names}")
             return output
 
-        return self._execute("flow", flow.name, params, source, drive, strict_steps=False)
+        return self._execute("flow", flow.name, params, source or source_of([signature_of]),
+                             drive, strict_steps=False, history=history,
+                             idempotency_key=idempotency_key, prepare=lambda _: started_as)
 
     def materialize(self, assets: Definitions | Iterable[AssetDefinition[Any, Any]],
                     selection: Selection | None = None, *,
-                    params: Mapping[str, Any] | None = None) -> RunResult:
+                    params: Mapping[str, Any] | None = None,
+                    history: RunHistory | None = None) -> RunResult:
         defs = assets if isinstance(assets, Definitions) else Definitions(assets=list(assets))
         keys = resolve_selection(defs.graph, selection)
 
-        def prepare(session: RunSession) -> None:
-            check_external(session, defs.graph, keys)  # fails early if inputs are missing
+        def prepare(session: RunSession) -> dict[str, Any]:
+            # fails early if inputs are missing; a resumed run keeps the inputs it started with
+            inputs = check_external(session, defs.graph, keys)
+            return {"selection": keys, "inputs": inputs}
 
         def drive(session: RunSession) -> None:
             run_assets(session, defs.graph, keys)
 
         target = ",".join(keys) if len(keys) <= 8 else f"{len(keys)} assets"
-        return self._execute("assets", target, dict(params or {}), defs.source, drive,
-                             strict_steps=True, prepare=prepare)
+        source = defs.source or source_of([a.fn for a in defs.assets.values()])
+        return self._execute("assets", target, dict(params or {}), source, drive,
+                             strict_steps=True, prepare=prepare, history=history)
+
+    def resume(self, run_id: str, *, definitions: Any = None, wait: bool = False,
+               restart: bool = False) -> RunResult:
+        """Resume a run whose process died (``engine/resume.py``)."""
+        from legato.engine.resume import resume_run
+
+        return resume_run(self, run_id, definitions=definitions, wait=wait, restart=restart)
 
     # -- the run lifecycle ------------------------------------------------------------
 
     def _execute(self, kind: str, target: str, params: dict[str, Any], source: str | None,
                  drive: Callable[[RunSession], Any], *, strict_steps: bool,
-                 prepare: Callable[[RunSession], None] | None = None) -> RunResult:
+                 prepare: Callable[[RunSession], dict[str, Any]] | None = None,
+                 history: RunHistory | None = None,
+                 idempotency_key: str | None = None) -> RunResult:
         settings = self.settings
         store = SqlStore(settings.store_url, durability=settings.durability)
         values = ValueStore(settings.value_dir, allow_pickle=settings.allow_pickle,
                             fsync=settings.durability == "full")
         executor = None
+        heartbeat = None
         canceled = True  # until the run ends normally: on an error, stop what still runs
         try:
             executor = make_executor(settings.executor, settings.max_parallel)
             session = RunSession(store=store, values=values, executor=executor,
                                  tag_limits=settings.concurrency, params=params,
-                                 observer=self.observer)
-            if prepare is not None:
-                prepare(session)
-            session.record([session.event("run_started", kind=kind, target=target,
-                                          params=params, tags=[], source=source)])
+                                 observer=self.observer, history=history,
+                                 run_id=history.run.run_id if history else None)
+            extra = prepare(session) if prepare is not None else {}
+            owner, ttl = new_owner(), settings.lease_ttl
+            if history is None:
+                started = _start(session, owner, ttl, kind=kind, target=target, params=params,
+                                 source=source, idempotency_key=idempotency_key, **extra)
+                if started is not None:  # the same key was submitted at the same moment
+                    return stored_result(settings, started)
+                token = 1
+            else:
+                token = _take_over(session, history.run, owner, ttl)
+            session.lease = Lease(session.run_id, owner, token, ttl, time.monotonic())
+            heartbeat = Heartbeat(store, session.lease, session.lease_lost).start()
             with routing():
                 output, error = _drive(session, drive)
+            if session.lost is not None:
+                raise session.lost
             status, message = _conclude(session, error, strict_steps)
             canceled = status == RunStatus.CANCELED
+            leftovers = canceled or history is not None
 
-            def ending() -> list[Event]:
-                unfinished = _cancel_unfinished(session) if canceled else []
-                return [*unfinished, session.event(f"run_{status}", error=message)]
+            def ending() -> tuple[list[Event], list[StoredValue]]:
+                unfinished = _cancel_unfinished(session, canceled) if leftovers else []
+                kept = _keep_output(session, output) if status == RunStatus.SUCCEEDED else None
+                return ([*unfinished, session.event(
+                    f"run_{status}", error=message,
+                    output_value_id=kept.value_id if kept else None)],
+                    [kept] if kept else [])
 
+            heartbeat.stop()
             session.end(ending)
+            if isinstance(error, NonDeterminismError):
+                raise error
         finally:
+            if heartbeat is not None:
+                heartbeat.stop()
             if executor is not None:
                 executor.close(cancel=canceled)
             store.close()
@@ -155,6 +226,88 @@ class Runner:
             _values={k: o.value for k, o in session.outcomes.items() if o.ok},
             _load=lambda key: load_step_value(settings, session.run_id, key),
         )
+
+
+def _start(session: RunSession, owner: str, ttl: float, *, idempotency_key: str | None,
+           **data: Any) -> RunRecord | None:
+    """Record the run's start, leased to ``owner``. None when started; the run that has the
+    same idempotency key when another process started it first."""
+    try:
+        session.record([session.event("run_started", tags=[], owner=owner, lease_s=ttl,
+                                      idempotency_key=idempotency_key, **data)])
+    except IllegalTransition:
+        existing = (session.store.find_run_by_idempotency_key(idempotency_key)
+                    if idempotency_key is not None else None)
+        if existing is None:
+            raise
+        return existing
+    return None
+
+
+def _take_over(session: RunSession, run: RunRecord, owner: str, ttl: float) -> int:
+    """Take the lease of a run being resumed (compare-and-set); its new fencing token."""
+    from legato.engine.lease import may_take_over
+
+    claim = may_take_over(run)
+    data = takeover_data(run, owner, ttl, claim.reason)
+    try:
+        session.record([session.event("run_resumed", **data)])
+    except IllegalTransition:
+        raise RunInProgressError(
+            f"run {run.run_id} was taken over by another process just now",
+            hint=f"see legato show {run.run_id}") from None
+    return int(data["token"])
+
+
+def _keep_output(session: RunSession, output: Any) -> StoredValue | None:
+    """Store what the flow returned, so that a second submission can be given it; a value
+    that cannot be stored is not kept (the run still succeeds)."""
+    if output is None:
+        return None
+    try:
+        stored, _ = session.values.put(f"{session.run_id}/@output", output)
+    except ValueStoreError:
+        return None
+    return stored
+
+
+def source_of(functions: Iterable[Callable[..., Any]]) -> str | None:
+    """Where a run's definitions can be loaded again from, when they all live in one module:
+    ``module:name``, or ``file:path`` for a script or a file loaded by path."""
+    import sys
+
+    modules = {getattr(fn, "__module__", None) for fn in functions}
+    if len(modules) != 1:
+        return None
+    name = modules.pop()
+    module = sys.modules.get(name or "")
+    if module is None or name is None:
+        return None
+    path = getattr(module, "__file__", None)
+    if name == "__main__" or name.startswith("legato_user_"):
+        return f"file:{path}" if path else None
+    return f"module:{name}"
+
+
+def stored_result(settings: Settings, run: RunRecord) -> RunResult:
+    """What the store holds of a run, as a ``RunResult`` (for a run of another process)."""
+    with SqlStore(settings.store_url, durability=settings.durability) as store:
+        steps = store.get_steps(run.run_id)
+        output = None
+        if run.output_value_id is not None:
+            stored = store.get_value(run.output_value_id)
+            values = ValueStore(settings.value_dir, allow_pickle=settings.allow_pickle)
+            try:
+                output = values.get(stored) if stored is not None else None
+            except ValueStoreError:
+                output = None
+    return RunResult(
+        run_id=run.run_id, status=run.status, output=output, error=run.error,
+        steps={s.step_key: StepResult(key=s.step_key, status=s.status, attempts=s.attempts,
+                                      duration=s.duration, error=s.error, reason=s.reason)
+               for s in steps},
+        _load=lambda key: load_step_value(settings, run.run_id, key),
+    )
 
 
 def load_step_value(settings: Settings, run_id: str, step_key: str) -> Any:
@@ -227,13 +380,15 @@ def _conclude(session: RunSession, error: BaseException | None, strict_steps: bo
     return RunStatus.SUCCEEDED, None
 
 
-def _cancel_unfinished(session: RunSession) -> list[Event]:
-    """Events that cancel every step still running (their threads are abandoned); called
+def _cancel_unfinished(session: RunSession, canceled: bool) -> list[Event]:
+    """Events that cancel every step still running (their threads are abandoned) or, in a
+    resumed run, left unfinished by the process that died and not called again; called
     while no step can write, so that none finishes in between."""
     session.store.writer.flush()  # steps whose start was deferred
     unfinished = [s for s in session.store.get_steps(session.run_id)
                   if s.status in (StepStatus.RUNNING, StepStatus.RETRYING)]
-    reason = "the run was canceled"
+    reason = ("the run was canceled" if canceled
+              else "the resumed run did not call it again")
     now = time.time()
     for step in unfinished:
         session.finish_step(step.step_key, StepOutcome(

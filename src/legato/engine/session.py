@@ -12,15 +12,19 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from legato.definitions.step_options import StepOptions
 from legato.engine.limits import TagLimits
 from legato.engine.results import StepResult
+from legato.errors import LeaseLost
 from legato.executors.base import Executor
-from legato.store.records import Event, LogLine, StepStatus, StoredValue
+from legato.store.records import Event, Lease, LogLine, StepStatus, StoredValue
 from legato.store.sql_store import SqlStore
 from legato.values.value_store import ValueStore
+
+if TYPE_CHECKING:
+    from legato.engine.replay import RunHistory
 
 Observer = Callable[[Event], None]
 
@@ -77,6 +81,7 @@ class RunSession:
         params: dict[str, Any],
         observer: Observer | None = None,
         run_id: str | None = None,
+        history: RunHistory | None = None,
     ) -> None:
         self.run_id = run_id or new_run_id()
         self.store = store
@@ -87,7 +92,13 @@ class RunSession:
         self.observer = observer
         self.canceled = threading.Event()
         self.outcomes: dict[str, StepOutcome] = {}
-        self._seq = itertools.count()
+        self.history = history
+        """What the run did before it was resumed (None for a new run)."""
+        self.lease: Lease | None = None
+        """Set once the run is started or taken over: every write is fenced by it."""
+        self.lost: LeaseLost | None = None
+        """Set when another process took the run over: nothing more can be recorded."""
+        self._seq = itertools.count(history.next_seq if history is not None else 0)
         self._lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._ended = False
@@ -106,23 +117,39 @@ class RunSession:
         with self._write_lock:
             if self._ended:
                 return  # a step abandoned by a canceled run ended too late to count
-            self.store.commit(batch, values=values, log_lines=log_lines)
+            try:
+                self.store.commit(batch, values=values, log_lines=log_lines,
+                                  lease=self.lease)
+            except LeaseLost as lost:
+                self.lease_lost(lost)
+                raise
         self._observe(batch)
 
     def defer(self, event: Event) -> None:
         with self._write_lock:
             if self._ended:
                 return
-            self.store.defer(event)
+            self.store.defer(event, lease=self.lease)
         self._observe([event])
 
-    def end(self, ending: Callable[[], Sequence[Event]]) -> None:
-        """Record how the run ended: ``ending()`` makes the last events while no step can
-        write; whatever a step (abandoned in a thread) records afterwards is dropped."""
+    def lease_lost(self, lost: LeaseLost) -> None:
+        """Another process took the run over: stop starting steps; nothing more is recorded
+        (the store would refuse it anyway)."""
+        if self._ended:
+            return
+        if self.lost is None:
+            self.lost = lost
+        self.canceled.set()
+
+    def end(self, ending: Callable[[], tuple[Sequence[Event], Sequence[StoredValue]]]
+            ) -> None:
+        """Record how the run ended: ``ending()`` makes the last events (and values) while
+        no step can write; whatever a step (abandoned in a thread) records afterwards is
+        dropped."""
         with self._write_lock:
             self._ended = True
-            batch = ending()
-            self.store.commit(batch)
+            batch, values = ending()
+            self.store.commit(batch, values=values, lease=self.lease)
         self._observe(batch)
 
     @property

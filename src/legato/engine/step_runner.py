@@ -13,8 +13,9 @@ import pickle
 import random
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from legato import faults
 from legato.definitions.options import LastGood
 from legato.engine.capture import Line
 from legato.engine.context import StepContext
@@ -23,6 +24,9 @@ from legato.errors import ValueStoreError
 from legato.executors.base import BodyCall, BodyResult, describe
 from legato.store.records import Event, LogLine, StepStatus
 from legato.values.value_store import is_plain_json
+
+if TYPE_CHECKING:
+    from legato.engine.replay import RecordedStep
 
 _rng = random.Random()
 
@@ -81,9 +85,15 @@ def run_step(
     *,
     fallback_inputs: frozenset[str] = frozenset(),
     materialize: dict[str, Any] | None = None,
+    seq: int | None = None,
+    recorded: RecordedStep | None = None,
 ) -> StepOutcome:
-    """``materialize`` (for assets) holds the upstream materialization ids to record."""
-    seq = session.next_seq()
+    """``materialize`` (for assets) holds the upstream materialization ids to record.
+    ``seq`` is the step's position in the run (given by a flow at the call), ``recorded``
+    what a resumed run recorded of the step: its attempts go on from there, and only its
+    failed attempts count against the retry policy (not one cut short by a crash)."""
+    if seq is None:
+        seq = session.next_seq()
     data = _step_data(session, spec, seq)
     key = spec.key
     if session.canceled.is_set():
@@ -110,12 +120,23 @@ def run_step(
     retry = options.retry
     started = time.time()
     last: BodyResult | None = None
-    attempt = 0
+    first, failed_before, value_id = 1, 0, f"{session.run_id}/{key}"
+    if recorded is not None:
+        first, failed_before = recorded.attempts + 1, recorded.failures
+        started = recorded.started_at or started
+        if recorded.was_reset:  # its first value is still recorded, under its own id
+            value_id = f"{value_id}@{first}"
+        if recorded.retry_at is not None:  # it was waiting between attempts
+            session.canceled.wait(max(0.0, recorded.retry_at - time.time()))
+    last_attempt = first + max(1, retry.max_attempts - failed_before) - 1
+    attempt = first - 1
     with session.limits.hold(spec.tags):
-        for attempt in range(1, retry.max_attempts + 1):
+        for attempt in range(first, last_attempt + 1):
             if session.canceled.is_set():
                 break
             session.defer(Event(session.run_id, key, attempt, "step_started", time.time(), data))
+            if faults.ARMED:
+                faults.crash_point("after-claim")
             call_args = args
             call_kwargs = kwargs
             if spec.wants_ctx:
@@ -130,19 +151,22 @@ def run_step(
                                    reason="the run had ended")
             lines = _log_lines(session, key, attempt, last.lines)
             if last.ok:
+                if faults.ARMED:
+                    faults.crash_point("after-body")
                 try:
                     return _succeed(session, spec, attempt=attempt, value=last.value,
                                     lines=lines, ckey=ckey, started=started,
-                                    materialize=materialize)
+                                    materialize=materialize, value_id=value_id)
                 except ValueStoreError as error:
                     last = BodyResult(ok=False, error=error, retryable=False,
                                       error_text=f"{error}" + (f" ({error.hint})"
                                                                if error.hint else ""))
-            final = (attempt == retry.max_attempts or not last.retryable
+            final = (attempt == last_attempt or not last.retryable
                      or session.canceled.is_set())
             has_fallback = options.fallback is not None
             nxt = "retry" if not final else ("fallback" if has_fallback else "fail")
-            delay = retry.delay(attempt, _rng) if not final else 0.0
+            failures = failed_before + attempt - first + 1
+            delay = retry.delay(failures, _rng) if not final else 0.0
             batch = [Event(session.run_id, key, attempt, "step_failed", time.time(), {
                 "error": last.error_text, "traceback": last.traceback,
                 "will_retry": nxt == "retry", "next": nxt, "retry_in": round(delay, 3)})]
@@ -150,7 +174,7 @@ def run_step(
                 if has_fallback and not session.canceled.is_set():
                     return _fall_back(session, spec, args, kwargs, attempt=attempt,
                                       batch=batch, lines=lines, last=last, seq=seq,
-                                      started=started)
+                                      started=started, value_id=value_id)
                 session.record(batch, log_lines=lines)
                 break
             session.record(batch, log_lines=lines)
@@ -168,9 +192,10 @@ def run_step(
 
 def _succeed(session: RunSession, spec: StepSpec, *, attempt: int, value: Any,
              lines: list[LogLine], ckey: str | None, started: float,
-             materialize: dict[str, Any] | None) -> StepOutcome:
-    value_id = f"{session.run_id}/{spec.key}"
+             materialize: dict[str, Any] | None, value_id: str) -> StepOutcome:
     stored, info = session.values.put(value_id, value, spec.options.io)
+    if faults.ARMED:
+        faults.crash_point("after-value")
     now = time.time()
     batch = [Event(session.run_id, spec.key, attempt, "step_succeeded", now,
                    {"value_id": value_id, "cache_key": ckey})]
@@ -183,6 +208,8 @@ def _succeed(session: RunSession, spec: StepSpec, *, attempt: int, value: Any,
             "value_id": value_id, "upstream": materialize, "row_count": info.row_count,
             "columns": info.columns}))
     session.record(batch, values=[stored], log_lines=lines)
+    if faults.ARMED:
+        faults.crash_point("after-commit")
     outcome = StepOutcome(status=StepStatus.SUCCEEDED, value=value, value_id=value_id,
                           materialization_id=materialization_id, attempts=attempt,
                           started_at=started, ended_at=now)
@@ -193,7 +220,7 @@ def _succeed(session: RunSession, spec: StepSpec, *, attempt: int, value: Any,
 def _fall_back(session: RunSession, spec: StepSpec, args: tuple[Any, ...],
                kwargs: dict[str, Any], *, attempt: int, batch: list[Event],
                lines: list[LogLine], last: BodyResult, seq: int,
-               started: float) -> StepOutcome:
+               started: float, value_id: str) -> StepOutcome:
     fallback = spec.options.fallback
     failure = f"failed after {attempt} attempt{'s' if attempt > 1 else ''}: {last.error_text}"
     if isinstance(fallback, LastGood):
@@ -202,7 +229,6 @@ def _fall_back(session: RunSession, spec: StepSpec, args: tuple[Any, ...],
     assert fallback is not None
     try:
         value = fallback(*args, **kwargs)
-        value_id = f"{session.run_id}/{spec.key}"
         stored, _ = session.values.put(value_id, value, spec.options.io)
     except Exception as error:
         session.record([*batch[:-1], Event(

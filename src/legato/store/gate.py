@@ -13,12 +13,19 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, literal_column, not_, null, update
+from sqlalchemy import and_, bindparam, func, insert, literal_column, not_, null, update
 from sqlalchemy.engine import Dialect
 
-from legato.errors import IllegalTransition
+from legato.errors import IllegalTransition, LeaseLost
 from legato.store.dialects import insert_for
-from legato.store.records import FINAL_STEP_STATUSES, Event, LogLine, StoredValue
+from legato.store.records import (
+    FINAL_STEP_STATUSES,
+    OK_STEP_STATUSES,
+    Event,
+    Lease,
+    LogLine,
+    StoredValue,
+)
 from legato.store.schema import events, logs, materializations, runs, steps, stored_values
 
 
@@ -38,6 +45,7 @@ def _lit(value: str) -> Any:
 
 
 _FINAL = [_lit(str(s)) for s in sorted(FINAL_STEP_STATUSES)]
+_HAS_VALUE = OK_STEP_STATUSES
 _STEP_FIELDS = ("name", "kind", "seq", "upstream", "tags")
 
 
@@ -59,11 +67,24 @@ class Statements:
             insert(materializations).values(values_of(materializations))
         )
         self.insert_run = sql(insert(runs).values(values_of(runs)))
+        running = and_(runs.c.run_id == bindparam("p_run_id"), runs.c.status == _lit("running"))
         self.finish_run = sql(
-            update(runs)
-            .where(and_(runs.c.run_id == bindparam("p_run_id"), runs.c.status == _lit("running")))
+            update(runs).where(running)
             .values(status=bindparam("status"), ended_at=bindparam("ended_at"),
-                    error=bindparam("error"))
+                    error=bindparam("error"), output_value_id=bindparam("output_value_id"))
+        )
+        self.renew_lease = sql(  # the fence at the head of every write of a lease holder
+            update(runs).where(and_(running, runs.c.lease_token == bindparam("token")))
+            .values(lease_expires_at=bindparam("expires_at"))
+        )
+        self.take_lease = sql(  # compare-and-set: only if nobody renewed or took it meanwhile
+            update(runs)
+            .where(and_(running,
+                        func.coalesce(runs.c.lease_token, 0) == bindparam("previous_token"),
+                        func.coalesce(runs.c.lease_expires_at, 0.0)
+                        <= bindparam("seen_expires_at")))
+            .values(lease_owner=bindparam("owner"), lease_token=bindparam("token"),
+                    lease_expires_at=bindparam("expires_at"))
         )
         step_key = and_(
             steps.c.run_id == bindparam("p_run_id"), steps.c.step_key == bindparam("p_step_key")
@@ -89,6 +110,12 @@ class Statements:
             .values(status=_lit("succeeded"), ended_at=bindparam("ended_at"),
                     value_id=bindparam("value_id"), cache_key=bindparam("cache_key"),
                     error=null())
+        )
+        self.reset_step = sql(
+            update(steps)
+            .where(and_(step_key, steps.c.status.in_([_lit(str(s)) for s in sorted(_HAS_VALUE)])))
+            .values(status=_lit("retrying"), value_id=null(), ended_at=null(),
+                    reason=bindparam("reason"))
         )
         settled = upsert(steps).values(values_of(steps))
         self.settle_step = sql(
@@ -120,18 +147,35 @@ def _step_row(event: Event, *, status: str, **values: Any) -> dict[str, Any]:
 
 
 def run_started(sql: Statements, run: Exec, event: Event) -> int:
+    """A new run, leased to the process that starts it (token 1) when ``owner`` is given."""
     d = event.data
+    owner = d.get("owner")
     return run(sql.insert_run, {
         "run_id": event.run_id, "kind": d["kind"], "target": d["target"], "status": "running",
         "params": _dumps(d.get("params", {})), "tags": _dumps(d.get("tags", [])),
         "source": d.get("source"), "created_at": event.at, "ended_at": None, "error": None,
+        "lease_owner": owner, "lease_token": 1 if owner else None,
+        "lease_expires_at": event.at + d["lease_s"] if owner else None,
+        "idempotency_key": d.get("idempotency_key"), "output_value_id": None,
+    })
+
+
+def run_resumed(sql: Statements, run: Exec, event: Event) -> int:
+    """Take the run's lease over: applies only if its token and expiry are still those the
+    taker saw (an expired lease, or one whose holder is known dead)."""
+    d = event.data
+    return run(sql.take_lease, {
+        "p_run_id": event.run_id, "owner": d["owner"], "token": d["token"],
+        "expires_at": event.at + d["lease_s"], "previous_token": d.get("previous_token") or 0,
+        "seen_expires_at": d.get("seen_expires_at") or 0.0,
     })
 
 
 def run_finished(sql: Statements, run: Exec, event: Event) -> int:
     status = event.kind.removeprefix("run_")
     return run(sql.finish_run, {"p_run_id": event.run_id, "status": status,
-                                "ended_at": event.at, "error": event.data.get("error")})
+                                "ended_at": event.at, "error": event.data.get("error"),
+                                "output_value_id": event.data.get("output_value_id")})
 
 
 def step_started(sql: Statements, run: Exec, event: Event) -> int:
@@ -172,6 +216,13 @@ def step_settled(sql: Statements, run: Exec, event: Event) -> int:
     ))
 
 
+def step_reset(sql: Statements, run: Exec, event: Event) -> int:
+    """A finished step whose value cannot be loaded any more (its file is missing or
+    damaged) is to run again: it waits for its next attempt, and the reason says why."""
+    return run(sql.reset_step, {"p_run_id": event.run_id, "p_step_key": event.step_key,
+                                "reason": event.data.get("reason")})
+
+
 def asset_materialized(sql: Statements, run: Exec, event: Event) -> int:
     d = event.data
     return run(sql.insert_materialization, {
@@ -186,6 +237,7 @@ def asset_materialized(sql: Statements, run: Exec, event: Event) -> int:
 
 RULES: dict[str, Rule] = {
     "run_started": run_started,
+    "run_resumed": run_resumed,
     "run_succeeded": run_finished,
     "run_failed": run_finished,
     "run_canceled": run_finished,
@@ -196,11 +248,25 @@ RULES: dict[str, Rule] = {
     "step_canceled": step_settled,
     "step_cached": step_settled,
     "step_fallback": step_settled,
+    "step_reset": step_reset,
     "asset_materialized": asset_materialized,
 }
 """Event kind -> the rule that projects it. Log-only kinds have no rule."""
 
 LOG_ONLY_KINDS = frozenset({"step_retry_scheduled", "run_log"})
+
+
+def fence(sql: Statements, cursor: Any, lease: Lease, now: float) -> None:
+    """Renew ``lease`` if it is still the run's: else raise LeaseLost (nothing written)."""
+    cursor.execute(sql.renew_lease, {"p_run_id": lease.run_id, "token": lease.token,
+                                     "expires_at": now + lease.ttl})
+    if cursor.rowcount != 1:
+        raise LeaseLost(
+            f"run {lease.run_id} was taken over by another process (this one's lease, token "
+            f"{lease.token}, is no longer current, or the run has ended): its write was "
+            "rejected",
+            hint="another process resumed the run after this one stopped renewing its lease; "
+            "the run carries on there")
 
 
 def apply(

@@ -71,6 +71,23 @@ class StoredValue:
     created_at: float
 
 
+@dataclass(slots=True, eq=False)
+class Lease:
+    """The right to write one run's state, held by one process at a time.
+
+    Every transaction that writes the run first renews the lease, on the condition that
+    ``token`` is still the run's fencing token: a holder whose lease was taken over (its
+    token raised) has its writes rejected as a whole. ``renewed_at`` (``time.monotonic()``)
+    is set by the writer after each renewal, so that a heartbeat renews only when no write
+    did for a while."""
+
+    run_id: str
+    owner: str
+    token: int
+    ttl: float
+    renewed_at: float = 0.0
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunRecord:
     run_id: str
@@ -83,6 +100,11 @@ class RunRecord:
     created_at: float
     ended_at: float | None
     error: str | None
+    lease_owner: str | None = None
+    lease_token: int | None = None
+    lease_expires_at: float | None = None
+    idempotency_key: str | None = None
+    output_value_id: str | None = None
 
     @property
     def duration(self) -> float | None:

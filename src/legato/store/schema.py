@@ -2,7 +2,7 @@
 
 ``events`` is the append-only source of truth. ``runs``, ``steps`` and
 ``materializations`` are projections of it, written in the same transaction by the
-transition gate (``store/transitions.py``). ``stored_values`` and ``logs`` hold payloads
+transition gate (``store/gate.py``). ``stored_values`` and ``logs`` hold payloads
 that events refer to. Times are seconds since the epoch (UTC), as floats.
 """
 
@@ -37,8 +37,17 @@ runs = Table(
     Column("created_at", Float, nullable=False),
     Column("ended_at", Float),
     Column("error", Text),
+    # the lease of whoever executes the run: owner (host:pid:nonce), fencing token (raised by
+    # each takeover) and expiry (renewed by every write of the holder, and a heartbeat)
+    Column("lease_owner", String(128)),
+    Column("lease_token", Integer),
+    Column("lease_expires_at", Float),
+    Column("idempotency_key", String(255)),  # a second submission with it gets this run
+    Column("output_value_id", String(600)),  # what the flow returned, when it could be kept
     Index("ix_runs_created", "created_at"),
     Index("ix_runs_target_created", "target", "created_at"),
+    Index("ix_runs_idempotency_key", "idempotency_key", unique=True),
+    Index("ix_runs_status_lease", "status", "lease_expires_at"),
 )
 
 steps = Table(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, Row, desc, func, inspect, select, text
+from sqlalchemy import Engine, Row, desc, func, inspect, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from legato.errors import RunNotFoundError, SchemaVersionError, StoreError
@@ -29,6 +29,7 @@ from legato.store.gate import Statements
 from legato.store.migrations import HEAD
 from legato.store.records import (
     Event,
+    Lease,
     LogLine,
     MaterializationRecord,
     RunRecord,
@@ -160,11 +161,13 @@ class SqlStore:
         *,
         values: Sequence[StoredValue] = (),
         log_lines: Sequence[LogLine] = (),
+        lease: Lease | None = None,
     ) -> None:
-        self.writer.commit(batch, values=values, log_lines=log_lines)
+        """Write ``batch`` in one transaction; under ``lease``, only while it holds."""
+        self.writer.commit(batch, values=values, log_lines=log_lines, lease=lease)
 
-    def defer(self, event: Event) -> None:
-        self.writer.defer(event)
+    def defer(self, event: Event, *, lease: Lease | None = None) -> None:
+        self.writer.defer(event, lease=lease)
 
     # -- reads --------------------------------------------------------------------------
 
@@ -213,6 +216,24 @@ class SqlStore:
             query = query.where(runs.c.created_at >= since)
         return [_run(row) for row in self._rows(query)]
 
+    def find_run_by_idempotency_key(self, key: str) -> RunRecord | None:
+        runs = schema.runs
+        rows = self._rows(select(runs).where(runs.c.idempotency_key == key))
+        return _run(rows[0]) if rows else None
+
+    def list_expired_runs(self, now: float, *, limit: int = 100) -> list[RunRecord]:
+        """Runs still marked running whose lease expired before ``now`` (or that have none),
+        oldest first: the runs a worker may take over."""
+        runs = schema.runs
+        query = (
+            select(runs)
+            .where(runs.c.status == RunStatus.RUNNING,
+                   or_(runs.c.lease_expires_at.is_(None), runs.c.lease_expires_at <= now))
+            .order_by(runs.c.created_at)
+            .limit(limit)
+        )
+        return [_run(row) for row in self._rows(query)]
+
     def get_steps(self, run_id: str) -> list[StepRecord]:
         steps = schema.steps
         rows = self._rows(select(steps).where(steps.c.run_id == run_id).order_by(steps.c.seq))
@@ -242,6 +263,23 @@ class SqlStore:
         values = schema.stored_values
         rows = self._rows(select(values).where(values.c.value_id == value_id))
         return StoredValue(**rows[0]._mapping) if rows else None
+
+    def get_values(self, value_ids: Sequence[str]) -> dict[str, StoredValue]:
+        """The stored values among ``value_ids``, by id (read in chunks)."""
+        values = schema.stored_values
+        found: dict[str, StoredValue] = {}
+        wanted = sorted(set(value_ids))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            for row in self._rows(select(values).where(values.c.value_id.in_(chunk))):
+                found[row.value_id] = StoredValue(**row._mapping)
+        return found
+
+    def get_materialization(self, materialization_id: str) -> MaterializationRecord | None:
+        table = schema.materializations
+        rows = self._rows(
+            select(table).where(table.c.materialization_id == materialization_id))
+        return _materialization(rows[0]) if rows else None
 
     def find_cached(self, cache_key: str, not_before: float | None) -> tuple[str, str] | None:
         """(run_id, value_id) of the newest successful step with this cache key."""
@@ -296,6 +334,9 @@ def _run(row: Row[Any]) -> RunRecord:
         run_id=m["run_id"], kind=m["kind"], target=m["target"], status=RunStatus(m["status"]),
         params=json.loads(m["params"]), tags=json.loads(m["tags"]), source=m["source"],
         created_at=m["created_at"], ended_at=m["ended_at"], error=m["error"],
+        lease_owner=m["lease_owner"], lease_token=m["lease_token"],
+        lease_expires_at=m["lease_expires_at"], idempotency_key=m["idempotency_key"],
+        output_value_id=m["output_value_id"],
     )
 
 

@@ -4,24 +4,51 @@
 and returns only once it is committed. ``defer`` queues an event that need not be durable
 before work proceeds (a step starting): it is written with the next commit, or by a
 background flush after ``DEFER_S`` so that a long step still shows as running.
+
+Group commit: a thread that commits while another one is writing queues its request; when
+the writer is free, the next thread takes every queued request and writes them all in one
+transaction (each in a savepoint of its own, so that one refused request does not undo the
+others), sharing one commit and, with ``durability="full"``, one sync to disk.
+
+Fencing: a request made under a ``Lease`` first renews it, on the condition that its token
+is still the run's; when another process took the run over, the request is rejected as a
+whole (``LeaseLost``) and logged.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from legato.errors import IllegalTransition, StoreError
+from legato.errors import IllegalTransition, LeaseLost, StoreError
 from legato.store.dialects import begin_write
-from legato.store.gate import Statements, apply
-from legato.store.records import Event, LogLine, StoredValue
+from legato.store.gate import Statements, apply, fence
+from legato.store.records import Event, Lease, LogLine, StoredValue
 
 DEFER_S = 0.2
 logger = logging.getLogger(__name__)
+
+
+class _Request:
+    __slots__ = ("batch", "done", "error", "lease", "log_lines", "values")
+
+    def __init__(self, batch: Sequence[Event], values: Sequence[StoredValue],
+                 log_lines: Sequence[LogLine], lease: Lease | None) -> None:
+        self.batch = batch
+        self.values = values
+        self.log_lines = log_lines
+        self.lease = lease
+        self.done = False
+        self.error: BaseException | None = None
+
+
+_Deferred = tuple[Event, Lease | None]
 
 
 class StoreWriter:
@@ -39,11 +66,15 @@ class StoreWriter:
         self._dialect = dialect_name
         self._describe = describe_error
         self._driver_errors = driver_errors
-        self._lock = threading.Lock()
-        self._pending: list[Event] = []
+        self._lock = threading.Lock()  # held by the thread writing for everyone
+        self._queue: deque[_Request] = deque()
+        self._pending_lock = threading.Lock()
+        self._pending: list[_Deferred] = []
         self._pending_since = 0.0
         self._flusher: threading.Thread | None = None
         self._closed = threading.Event()
+        self.groups = 0
+        """Transactions that carried more than one request (group commits)."""
 
     def commit(
         self,
@@ -51,25 +82,22 @@ class StoreWriter:
         *,
         values: Sequence[StoredValue] = (),
         log_lines: Sequence[LogLine] = (),
+        lease: Lease | None = None,
     ) -> None:
+        request = _Request(batch, values, log_lines, lease)
+        self._queue.append(request)
         with self._lock:
-            self._check_open()
-            if not self._pending:
-                self._write(batch, values, log_lines)
-                return
-            try:
-                self._write([*self._pending, *batch], values, log_lines)
-            except IllegalTransition:
-                self._write_pending_alone()  # find out whose event does not fit
-                self._write(batch, values, log_lines)
-            self._pending = []
+            if not request.done:  # else a thread that wrote before us took it along
+                self._lead()
+        if request.error is not None:
+            raise request.error
 
-    def defer(self, event: Event) -> None:
-        with self._lock:
-            self._check_open()
+    def defer(self, event: Event, *, lease: Lease | None = None) -> None:
+        self._check_open()
+        with self._pending_lock:
             if not self._pending:
                 self._pending_since = time.monotonic()
-            self._pending.append(event)
+            self._pending.append((event, lease))
             if self._flusher is None:
                 self._flusher = threading.Thread(
                     target=self._flush_loop, name="legato-store-flush", daemon=True
@@ -81,22 +109,105 @@ class StoreWriter:
             raise StoreError("the store was closed; this write came too late (the run had "
                              "already ended)")
 
+    def _take_pending(self) -> list[_Deferred]:
+        with self._pending_lock:
+            pending, self._pending = self._pending, []
+        return pending
+
     def flush(self) -> None:
         with self._lock:
-            if self._pending:
-                self._write_pending_alone()
+            pending = self._take_pending()
+            if pending:
+                self._write_pending_alone(pending)
 
-    def _write_pending_alone(self) -> None:
-        """Write the deferred events on their own. If one of them does not fit the state
-        (its step was settled meanwhile, e.g. canceled), drop them rather than let them
-        poison every later commit: they only ever announce that an attempt started."""
-        pending, self._pending = self._pending, []
+    # -- writing (the caller holds self._lock) ------------------------------------------
+
+    def _lead(self) -> None:
+        """Write every queued request; the deferred events go first. The queue is drained
+        before the deferred events are taken: a request's own deferred start was queued
+        before the request, so it is among them."""
+        requests: list[_Request] = []
+        while self._queue:
+            requests.append(self._queue.popleft())
+        pending = self._take_pending()
         try:
-            self._write(pending, (), ())
+            self._check_open()
+            if len(requests) == 1:
+                self._write_one(pending, requests[0])
+            else:
+                self._write_group(pending, requests)
+        except BaseException as error:
+            for request in requests:
+                if not request.done:
+                    request.error = error
+        finally:
+            for request in requests:
+                request.done = True
+
+    def _write_one(self, pending: list[_Deferred], request: _Request) -> None:
+        leases = _leases([lease for _, lease in pending] + [request.lease])
+        if not pending:
+            try:
+                self._write(request.batch, request.values, request.log_lines, leases)
+            except IllegalTransition as error:
+                request.error = _logged(error)
+            return
+        try:
+            self._write([e for e, _ in pending] + list(request.batch), request.values,
+                        request.log_lines, leases)
         except IllegalTransition:
-            for event in pending:  # rare: one by one, to keep those that still apply
+            self._write_pending_alone(pending)  # find out whose event does not fit
+            try:
+                self._write(request.batch, request.values, request.log_lines,
+                            _leases([request.lease]))
+            except IllegalTransition as error:
+                request.error = _logged(error)
+
+    def _write_group(self, pending: list[_Deferred], requests: list[_Request]) -> None:
+        """One transaction for all: the deferred events, then each request in a savepoint."""
+        def attempt(cursor: Any, renewed: list[Lease]) -> None:
+            if pending and not self._savepoint(cursor, lambda: self._apply(
+                    cursor, [e for e, _ in pending], (), (),
+                    leases=_leases([lease for _, lease in pending]), renewed=renewed)):
+                for event, lease in pending:  # rare: one by one, to keep those that apply
+                    self._savepoint(cursor, functools.partial(
+                        self._apply, cursor, [event], (), (), leases=_leases([lease]),
+                        renewed=renewed), drop=True)
+            for request in requests:
+                self._savepoint(cursor, functools.partial(
+                    self._apply, cursor, request.batch, request.values, request.log_lines,
+                    leases=_leases([request.lease]), renewed=renewed), request)
+
+        self._transaction(attempt)
+        self.groups += 1
+
+    def _savepoint(self, cursor: Any, work: Callable[[], None], request: _Request | None = None,
+                   *, drop: bool = False) -> bool:
+        cursor.execute("SAVEPOINT legato_request")
+        try:
+            work()
+        except IllegalTransition as error:
+            cursor.execute("ROLLBACK TO SAVEPOINT legato_request")
+            cursor.execute("RELEASE SAVEPOINT legato_request")
+            if request is not None:
+                request.error = _logged(error)
+            elif drop:
+                logger.warning("dropped a deferred event that no longer applies: %s", error)
+            return False
+        cursor.execute("RELEASE SAVEPOINT legato_request")
+        return True
+
+    def _write_pending_alone(self, pending: list[_Deferred]) -> None:
+        """Write the deferred events on their own. If one of them does not fit the state
+        (its step was settled meanwhile, e.g. canceled, or its lease was taken over), drop
+        them rather than let them poison every later commit: they only ever announce that
+        an attempt started."""
+        try:
+            self._write([e for e, _ in pending], (), (), _leases([x for _, x in pending]))
+        except IllegalTransition:
+            for event, lease in pending:  # rare: one by one, to keep those that still apply
                 try:
-                    self._write([event], (), ())
+                    self._write([event], (), (), _leases([lease]))
                 except IllegalTransition as error:
                     logger.warning("dropped a deferred event that no longer applies: %s",
                                    error)
@@ -117,9 +228,24 @@ class StoreWriter:
                 with contextlib.suppress(StoreError):  # the next commit reports it
                     self.flush()
 
-    def _write(
-        self, batch: Sequence[Event], values: Sequence[StoredValue], log_lines: Sequence[LogLine]
-    ) -> None:
+    def _apply(self, cursor: Any, batch: Sequence[Event], values: Sequence[StoredValue],
+               log_lines: Sequence[LogLine], *, leases: list[Lease], renewed: list[Lease]
+               ) -> None:
+        now = time.time()
+        for lease in leases:
+            fence(self._sql, cursor, lease, now)
+        apply(self._sql, cursor, batch, values, log_lines)
+        renewed.extend(leases)
+
+    def _write(self, batch: Sequence[Event], values: Sequence[StoredValue],
+               log_lines: Sequence[LogLine], leases: list[Lease]) -> None:
+        self._transaction(lambda cursor, renewed: self._apply(
+            cursor, batch, values, log_lines, leases=leases, renewed=renewed))
+
+    def _transaction(self, work: Callable[[Any, list[Lease]], None]) -> None:
+        """Run ``work`` in one write transaction and commit it; the leases it renewed are
+        marked renewed once the commit returned."""
+        renewed: list[Lease] = []
         try:
             if self._connection is None:
                 self._connection = self._connect()
@@ -127,7 +253,7 @@ class StoreWriter:
             cursor = connection.cursor()
             begin_write(cursor, self._dialect)
             try:
-                apply(self._sql, cursor, batch, values, log_lines)
+                work(cursor, renewed)
             except BaseException:
                 self._rollback(connection)
                 raise
@@ -140,6 +266,9 @@ class StoreWriter:
         except self._driver_errors as error:
             self._drop_connection()
             raise self._describe(error) from error
+        at = time.monotonic()
+        for lease in renewed:
+            lease.renewed_at = at
 
     def _rollback(self, connection: Any) -> None:
         try:
@@ -155,3 +284,18 @@ class StoreWriter:
             with contextlib.suppress(Exception):
                 self._connection.close()
             self._connection = None
+
+
+def _leases(leases: Sequence[Lease | None]) -> list[Lease]:
+    """The distinct leases of a transaction (usually one, often none)."""
+    found: list[Lease] = []
+    for lease in leases:
+        if lease is not None and not any(lease is known for known in found):
+            found.append(lease)
+    return found
+
+
+def _logged(error: IllegalTransition) -> IllegalTransition:
+    if isinstance(error, LeaseLost):
+        logger.warning("%s", error)
+    return error

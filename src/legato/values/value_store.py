@@ -5,18 +5,21 @@
 - Polars, pandas and Arrow frames are Parquet files.
 - Anything else is pickled (trusted local use; ``allow_pickle=False`` refuses it).
 
-Files are written to a temporary name and renamed into place, so a crash never leaves a
-torn file under a name that a committed record refers to.
+Files are written to a temporary name and linked into place under a name no other file
+has, so a crash never leaves a torn file under a name that a committed record refers to,
+and a late writer (a process whose run was taken over) never replaces a committed file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import math
 import os
 import pickle
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from legato import faults
 from legato.errors import ValueStoreError
 from legato.store.records import StoredValue
 from legato.values.frames import describe_frame, frame_kind, read_parquet, write_parquet
@@ -94,8 +98,8 @@ class ValueStore:
                 hint="return dicts, lists, strings and numbers, or use io='auto'",
             )
         if kind is not None and io in ("auto", "parquet"):
-            path = self._path(value_id, ".parquet")
-            self._write_file(path, lambda tmp: write_parquet(value, kind, tmp))
+            path = self._write_file(self._path(value_id, ".parquet"),
+                                    lambda tmp: write_parquet(value, kind, tmp))
             rows, columns = describe_frame(value, kind)
             return StoredValue(value_id=value_id, format="parquet", type=f"{kind}",
                                inline=None, uri=str(path), size=path.stat().st_size,
@@ -189,22 +193,26 @@ class ValueStore:
         return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
     def _write_bytes(self, value_id: str, suffix: str, data: bytes) -> Path:
-        path = self._path(value_id, suffix)
-        self._write_file(path, lambda tmp: tmp.write_bytes(data))
-        return path
+        def write(tmp: Path) -> None:
+            if faults.ARMED:
+                faults.torn_write(tmp, data)
+            tmp.write_bytes(data)
 
-    def _write_file(self, path: Path, write: Callable[[Path], object]) -> None:
-        """Write through a temporary file renamed into place: the final name only ever holds
-        a whole file, and a failed write leaves nothing behind."""
+        return self._write_file(self._path(value_id, suffix), write)
+
+    def _write_file(self, path: Path, write: Callable[[Path], object]) -> Path:
+        """Write through a temporary file linked into place: the final name only ever holds
+        a whole file, an existing file is never replaced (the new one gets a name of its
+        own), and a failed write leaves nothing behind. Returns the final name."""
         tmp = self._tmp(path)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             write(tmp)
             if self.fsync:
                 _fsync(tmp)
-            os.replace(tmp, path)
+            path = _link_new(tmp, path)
             if self.fsync:
-                _fsync(path.parent)  # the rename itself
+                _fsync(path.parent)  # the new name itself
         except BaseException as error:  # Ctrl-C included: no temporary file stays behind
             with contextlib.suppress(OSError):
                 tmp.unlink(missing_ok=True)
@@ -217,6 +225,7 @@ class ValueStore:
                 hint="make the value folder writable and free some space; if the frame holds "
                 "Python objects that Parquet cannot store, convert them or use io='pickle'",
             ) from error
+        return path
 
     def _os_error(self, path: Path, error: OSError) -> ValueStoreError:
         return ValueStoreError(
@@ -224,6 +233,32 @@ class ValueStore:
             hint="make the value folder writable and free some space, or set "
             "LEGATO_VALUES_DIR elsewhere",
         )
+
+
+_NO_HARD_LINKS = {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS, errno.EMLINK}
+
+
+def _link_new(tmp: Path, path: Path) -> Path:
+    """Give ``tmp`` the name ``path``, or ``stem.<random>.suffix`` when that is taken (an
+    earlier attempt's file, perhaps committed), and drop the temporary name."""
+    candidate = path
+    while True:
+        try:
+            os.link(tmp, candidate)
+            break
+        except FileExistsError:
+            candidate = path.with_name(f"{path.stem}.{secrets.token_hex(4)}{path.suffix}")
+        except OSError as error:
+            if error.errno not in _NO_HARD_LINKS:
+                raise
+            # a file system without hard links: rename, after checking the name is free
+            if candidate.exists():
+                candidate = path.with_name(f"{path.stem}.{secrets.token_hex(4)}{path.suffix}")
+                continue
+            os.replace(tmp, candidate)
+            return candidate
+    tmp.unlink()
+    return candidate
 
 
 def _fsync(path: Path) -> None:

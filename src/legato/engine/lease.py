@@ -1,0 +1,143 @@
+"""Leases: who executes a run, until when, and how another process takes it over.
+
+A run is leased to the process that executes it: an owner id (``host:pid:nonce``), a
+fencing token and an expiry. Every write of the holder renews the lease in the same
+transaction, on the condition that its token is still the run's (``store/gate.py``); a
+``Heartbeat`` renews it when no write did for a third of its time to live.
+
+A run whose lease expired, or whose holder is a process of this host that no longer
+exists, may be taken over: the ``run_resumed`` event sets a new owner and a higher token,
+compare-and-set on the token and expiry the taker saw. The former holder's writes are
+rejected from then on (``LeaseLost``), so a frozen process that wakes up late can never
+record a second result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from legato.errors import LeaseLost, StoreError
+from legato.store.records import Lease, RunRecord, RunStatus
+from legato.store.sql_store import SqlStore
+
+logger = logging.getLogger(__name__)
+
+
+def new_owner() -> str:
+    """This process, as a lease owner: ``host:pid:nonce``."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+def owner_is_dead(owner: str | None) -> bool:
+    """True when ``owner`` is a process of this host that no longer exists. A live process
+    that reused the pid counts as alive: then only the lease's expiry frees the run."""
+    if not owner:
+        return False
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # it exists, as another user
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A process that died but was not reaped yet (its parent did not wait for it)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Whether a run may be taken over now, and if not, why and for how long."""
+
+    allowed: bool
+    reason: str
+    wait_s: float = 0.0
+
+
+def may_take_over(run: RunRecord, now: float | None = None) -> Claim:
+    now = time.time() if now is None else now
+    if run.status != RunStatus.RUNNING:
+        return Claim(False, f"it has already ended ({run.status})")
+    if run.lease_expires_at is None:
+        return Claim(True, "it has no lease")
+    if run.lease_expires_at <= now:
+        return Claim(True, f"its lease expired {now - run.lease_expires_at:.1f}s ago "
+                           f"(held by {run.lease_owner})")
+    if owner_is_dead(run.lease_owner):
+        return Claim(True, f"the process that held it ({run.lease_owner}) has died")
+    return Claim(False, f"it is running in process {run.lease_owner}, whose lease holds for "
+                        f"{run.lease_expires_at - now:.1f}s more",
+                 wait_s=run.lease_expires_at - now)
+
+
+def takeover_data(run: RunRecord, owner: str, ttl: float, reason: str) -> dict[str, Any]:
+    """The data of the ``run_resumed`` event that takes ``run`` over."""
+    return {"owner": owner, "token": (run.lease_token or 0) + 1, "lease_s": ttl,
+            "previous_owner": run.lease_owner, "previous_token": run.lease_token or 0,
+            "seen_expires_at": run.lease_expires_at or 0.0, "reason": reason}
+
+
+def expired_runs(store: SqlStore, now: float | None = None, limit: int = 100
+                 ) -> list[RunRecord]:
+    """Runs still marked running whose lease expired: what a worker resumes."""
+    return store.list_expired_runs(time.time() if now is None else now, limit=limit)
+
+
+class Heartbeat:
+    """Renews ``lease`` when no write did for ``ttl / 3``; calls ``on_lost`` when the lease
+    was taken over. Store errors are retried: if they last, the lease expires and the next
+    write finds out."""
+
+    def __init__(self, store: SqlStore, lease: Lease, on_lost: Callable[[LeaseLost], None]
+                 ) -> None:
+        self._store = store
+        self._lease = lease
+        self._on_lost = on_lost
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name="legato-heartbeat",
+                                        daemon=True)
+
+    def start(self) -> Heartbeat:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        with contextlib.suppress(RuntimeError):
+            self._thread.join(timeout=5)
+
+    def _beat(self) -> None:
+        lease = self._lease
+        every = max(lease.ttl / 3, 0.01)
+        while not self._stop.wait(min(every / 2, 1.0)):
+            if time.monotonic() - lease.renewed_at < every:
+                continue
+            try:
+                self._store.commit([], lease=lease)
+            except LeaseLost as lost:
+                self._on_lost(lost)
+                return
+            except StoreError as error:
+                logger.warning("could not renew the lease of run %s: %s", lease.run_id, error)
