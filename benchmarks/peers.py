@@ -60,10 +60,9 @@ class Peer:
     def unavailable(self) -> str | None:
         """Why this peer cannot run here, or None."""
         if not self.python.exists():
-            log = BENCH_DIR / f"{self.name}.log"
-            hint = f"install failed, see {log.relative_to(ROOT)}" if log.exists() else (
-                "not installed: run `make bench-setup`")
-            return hint
+            return "not installed: run `make bench-setup`"
+        if not self.name.startswith("legato") and not (self.venv / ".installed").exists():
+            return f"its install failed, see .bench/{self.name}.log"
         return None
 
     def version(self) -> str:

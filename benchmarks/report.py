@@ -136,6 +136,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"where the stores live: median {result['fsync']['median_ms']} ms, p90 "
         f"{result['fsync']['p90_ms']} ms, max {result['fsync']['max_ms']} ms "
         f"({result['fsync']['samples']} samples).",
+        *[f"\nRe-run {r['started']} (commit {r['commit']}, load before {r['load_before']}, "
+          f"after {r.get('load_after')}, fsync median {r['fsync']['median_ms']} ms): "
+          f"{', '.join(r['workloads'])}." for r in result.get("reruns", [])],
         "",
         "## How many times better legato is",
         "",

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import secrets
+import shutil
 import subprocess
 import sys
 import time
@@ -41,6 +43,7 @@ QUICK_SECONDS = 1.0
 TIME_LIMIT_S = {"chain": 600, "fanout": 600, "sleep-chain": 300, "retry": 300,
                 "wide-graph": 600, "import": 120}
 POSTGRES_WORKLOADS = {"chain", "fanout", "throughput"}
+ALL = [LEGATO, LEGATO_PG, *PEERS]
 
 IMPORT_PROGRAM = """\
 import json, sys, time
@@ -83,7 +86,8 @@ class Bench:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
         self.sizes = QUICK_N if args.quick else FULL_N
-        self.work = BENCH_DIR / ("quick" if args.quick else "run")
+        # State and outputs of this invocation only: two runs at once never share a store.
+        self.work = BENCH_DIR / f"work-{os.getpid()}"
         self.logs = BENCH_DIR / "logs" / ("quick" if args.quick else time.strftime("%Y%m%d-%H%M%S"))
         self.postgres_url: str | None = None
         self.unavailable: dict[str, str] = {}
@@ -148,11 +152,10 @@ class Bench:
         return record
 
     def contenders(self) -> list[Peer]:
-        everyone = [LEGATO, LEGATO_PG, *PEERS]
         if self.args.peers:
             wanted = set(self.args.peers.split(","))
-            return [p for p in everyone if p.name in wanted or "all" in wanted]
-        return [LEGATO] if self.args.quick else everyone
+            return [p for p in ALL if p.name in wanted or "all" in wanted]
+        return [LEGATO] if self.args.quick else ALL
 
     def prepare(self, contenders: list[Peer]) -> None:
         for peer in contenders:
@@ -178,21 +181,30 @@ class Bench:
         contenders = self.contenders()
         workloads = self.args.workloads.split(",") if self.args.workloads else list(WORKLOADS)
         begin = time.time()
-        result: dict[str, Any] = {
+        conditions = {
             "started": time.strftime("%Y-%m-%d %H:%M %Z"), "repeat": self.args.repeat,
             "commit": subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                                      capture_output=True, text=True, check=False).stdout.strip(),
-            "machine": machine(), "load_before": load_average(),
-            "fsync": fsync_latency_ms(self.work), "quick": self.args.quick,
-            "sizes": self.sizes, "throughput_seconds": self.args.seconds,
-            "descriptions": {w: WORKLOADS[w] for w in workloads},
-            "workloads": {}, "runs": [],
+            "load_before": load_average(), "fsync": fsync_latency_ms(self.work),
         }
+        result: dict[str, Any] = {
+            **conditions, "machine": machine(), "quick": self.args.quick,
+            "sizes": self.sizes, "throughput_seconds": self.args.seconds,
+            "descriptions": {w: WORKLOADS[w] for w in WORKLOADS}, "workloads": {}, "runs": [],
+            "reruns": [],
+        }
+        if self.args.update:  # run these workloads again, keep the others' figures
+            result = json.loads((Path(self.args.out) / "latest.json").read_text())
+            result["runs"] = [r for r in result["runs"] if r["workload"] not in workloads]
+            result.setdefault("reruns", []).append({**conditions, "workloads": workloads})
+            begin -= result.get("duration_s", 0)
         self.prepare(contenders)
-        result["peers"] = [
-            {"name": p.name, "label": p.label, "settings": p.settings,
-             "version": "not available" if p.name in self.unavailable else p.version()}
-            for p in contenders]
+        fresh = {p.name: {"name": p.name, "label": p.label, "settings": p.settings,
+                          "version": "not available" if p.name in self.unavailable
+                          else p.version()} for p in contenders}
+        earlier = [p for p in result.get("peers", []) if p["name"] not in fresh]
+        result["peers"] = sorted([*earlier, *fresh.values()],
+                                 key=lambda p: [c.name for c in ALL].index(p["name"]))
         failures = 0
         try:
             for workload in workloads:
@@ -213,10 +225,13 @@ class Bench:
                 result["workloads"][workload] = summarize(workload, runs)
                 result["load_after"] = load_average()
                 result["duration_s"] = time.time() - begin
+                if self.args.update:
+                    result["reruns"][-1]["load_after"] = result["load_after"]
                 self.write(result)
         finally:
             if getattr(self, "schema", None):
                 drop_schema(self.schema)
+            shutil.rmtree(self.work, ignore_errors=True)
         return 1 if failures else 0
 
     def progress(self, record: dict[str, Any]) -> None:
@@ -229,7 +244,7 @@ class Bench:
               f"#{record['rep'] + 1} n={record.get('n', '-')}: {figure}{wall}{rss}", flush=True)
 
     def write(self, result: dict[str, Any]) -> None:
-        folder = self.work if self.args.quick else Path(self.args.out)
+        folder = BENCH_DIR / "quick" if self.args.quick else Path(self.args.out)
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "latest.json").write_text(json.dumps(result, indent=1, default=str) + "\n")
         (folder / "latest.md").write_text(markdown(result))
@@ -247,6 +262,9 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=THROUGHPUT_SECONDS,
                         help="length of the throughput workload")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--update", action="store_true",
+                        help="run --workloads again and replace only their figures in "
+                        "the existing latest.json (e.g. after a disturbed repetition)")
     args = parser.parse_args()
     if args.quick:
         args.repeat, args.seconds = 1, min(args.seconds, QUICK_SECONDS)
