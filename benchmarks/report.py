@@ -66,7 +66,8 @@ def summarize(workload: str, runs: dict[str, list[dict[str, Any]]]) -> dict[str,
             "wall_s": median_range([r["wall_s"] for r in reps if r.get("wall_s")]),
             "peak_rss_mib": median_range([r["peak_rss_mib"] for r in reps
                                           if r.get("peak_rss_mib")]),
-            "verified": f"{sum(1 for r in reps if r.get('verified'))}/{len(reps)}",
+            "verified": f"{sum(1 for r in reps if r.get('verified'))}/{len(reps)}"
+            if any("n" in r for r in reps) else DASH,
             "lower_bound": any(r.get("lower_bound") for r in reps),
             "notes": sorted({r["note"] for r in reps if r.get("note")}),
         }

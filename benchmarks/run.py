@@ -108,6 +108,8 @@ class Bench:
             record["note"] = f"not applicable: {peer.not_applicable[workload]}"
             return record
         n = self.n_for(peer, workload)
+        if n < self.sizes.get(workload, n):
+            record["note"] = peer.cap_reason
         out = self.work / "out" / f"{peer.name}-{workload}-{rep}.json"
         out.parent.mkdir(parents=True, exist_ok=True)
         started = out.with_suffix(".started")
@@ -193,11 +195,13 @@ class Bench:
             "descriptions": {w: WORKLOADS[w] for w in WORKLOADS}, "workloads": {}, "runs": [],
             "reruns": [],
         }
+        if self.args.render:  # only write latest.md again from latest.json
+            self.write(json.loads((Path(self.args.out) / "latest.json").read_text()))
+            return 0
         if self.args.update:  # run these workloads again, keep the others' figures
             result = json.loads((Path(self.args.out) / "latest.json").read_text())
             result["runs"] = [r for r in result["runs"] if r["workload"] not in workloads]
             result.setdefault("reruns", []).append({**conditions, "workloads": workloads})
-            begin -= result.get("duration_s", 0)
         self.prepare(contenders)
         fresh = {p.name: {"name": p.name, "label": p.label, "settings": p.settings,
                           "version": "not available" if p.name in self.unavailable
@@ -224,9 +228,11 @@ class Bench:
                     records.sort(key=lambda r: r["rep"])
                 result["workloads"][workload] = summarize(workload, runs)
                 result["load_after"] = load_average()
-                result["duration_s"] = time.time() - begin
                 if self.args.update:
-                    result["reruns"][-1]["load_after"] = result["load_after"]
+                    result["reruns"][-1].update(load_after=result["load_after"],
+                                                duration_s=time.time() - begin)
+                else:
+                    result["duration_s"] = time.time() - begin
                 self.write(result)
         finally:
             if getattr(self, "schema", None):
@@ -262,6 +268,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=THROUGHPUT_SECONDS,
                         help="length of the throughput workload")
     parser.add_argument("--out", default=str(ROOT / "benchmarks" / "results"))
+    parser.add_argument("--render", action="store_true",
+                        help="write latest.md again from latest.json, running nothing")
     parser.add_argument("--update", action="store_true",
                         help="run --workloads again and replace only their figures in "
                         "the existing latest.json (e.g. after a disturbed repetition)")
