@@ -37,6 +37,8 @@ HEAVY = (
     "rich",
     "dask",
     "distributed",
+    "croniter",
+    "dateutil",
 )
 """Libraries ``import legato`` must not load: each costs tens of milliseconds or more."""
 

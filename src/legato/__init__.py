@@ -30,6 +30,7 @@ from legato.errors import LeaseLost as LeaseLost
 from legato.errors import LegatoError as LegatoError
 from legato.errors import NonDeterminismError as NonDeterminismError
 from legato.errors import ParamsError as ParamsError
+from legato.errors import PartitionError as PartitionError
 from legato.errors import RunCanceled as RunCanceled
 from legato.errors import RunInProgressError as RunInProgressError
 from legato.errors import RunNotFoundError as RunNotFoundError
@@ -42,7 +43,21 @@ from legato.errors import ValueStoreError as ValueStoreError
 
 if _typing.TYPE_CHECKING:
     from legato.api import load, materialize, resume, run
+    from legato.definitions.schedule import ScheduleDefinition, schedule
     from legato.engine.results import RunResult, StepResult
+    from legato.scheduler.mapping import (
+        AllPartitionsMapping,
+        SameKeyMapping,
+        TimeWindowMapping,
+    )
+    from legato.scheduler.partitions import StaticPartitions
+    from legato.scheduler.spec import ScheduleSpec, cron, every
+    from legato.scheduler.time_partitions import (
+        DailyPartitions,
+        HourlyPartitions,
+        MonthlyPartitions,
+        WeeklyPartitions,
+    )
     from legato.settings import Settings
 
 __version__ = "0.1.0.dev0"
@@ -55,6 +70,20 @@ _LAZY = {
     "RunResult": "legato.engine.results",
     "StepResult": "legato.engine.results",
     "Settings": "legato.settings",
+    # schedules and partitions: their modules load when first used
+    "cron": "legato.scheduler.spec",
+    "every": "legato.scheduler.spec",
+    "ScheduleSpec": "legato.scheduler.spec",
+    "schedule": "legato.definitions.schedule",
+    "ScheduleDefinition": "legato.definitions.schedule",
+    "HourlyPartitions": "legato.scheduler.time_partitions",
+    "DailyPartitions": "legato.scheduler.time_partitions",
+    "WeeklyPartitions": "legato.scheduler.time_partitions",
+    "MonthlyPartitions": "legato.scheduler.time_partitions",
+    "StaticPartitions": "legato.scheduler.partitions",
+    "TimeWindowMapping": "legato.scheduler.mapping",
+    "SameKeyMapping": "legato.scheduler.mapping",
+    "AllPartitionsMapping": "legato.scheduler.mapping",
 }
 
 
@@ -71,38 +100,52 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "AllPartitionsMapping",
     "AssetDefinition",
+    "DailyPartitions",
     "DefinitionError",
     "Definitions",
     "FlowDefinition",
+    "HourlyPartitions",
     "LeaseLost",
     "LegatoError",
+    "MonthlyPartitions",
     "NonDeterminismError",
     "ParamsError",
+    "PartitionError",
     "Retry",
     "RunCanceled",
     "RunInProgressError",
     "RunNotFoundError",
     "RunResult",
+    "SameKeyMapping",
+    "ScheduleDefinition",
+    "ScheduleSpec",
     "SchemaVersionError",
     "SelectionError",
     "Settings",
     "SettingsError",
+    "StaticPartitions",
     "StepContext",
     "StepFailed",
     "StepFuture",
     "StepResult",
     "StoreError",
     "TaskDefinition",
+    "TimeWindowMapping",
     "ValueStoreError",
+    "WeeklyPartitions",
     "__version__",
     "asset",
     "cache",
+    "cron",
+    "every",
     "flow",
     "last_good",
     "load",
     "materialize",
     "resume",
     "run",
+    "schedule",
     "task",
 ]

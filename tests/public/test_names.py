@@ -11,39 +11,53 @@ import types
 import legato as lg
 
 PUBLIC_NAMES = [
+    "AllPartitionsMapping",
     "AssetDefinition",
+    "DailyPartitions",
     "DefinitionError",
     "Definitions",
     "FlowDefinition",
+    "HourlyPartitions",
     "LeaseLost",
     "LegatoError",
+    "MonthlyPartitions",
     "NonDeterminismError",
     "ParamsError",
+    "PartitionError",
     "Retry",
     "RunCanceled",
     "RunInProgressError",
     "RunNotFoundError",
     "RunResult",
+    "SameKeyMapping",
+    "ScheduleDefinition",
+    "ScheduleSpec",
     "SchemaVersionError",
     "SelectionError",
     "Settings",
     "SettingsError",
+    "StaticPartitions",
     "StepContext",
     "StepFailed",
     "StepFuture",
     "StepResult",
     "StoreError",
     "TaskDefinition",
+    "TimeWindowMapping",
     "ValueStoreError",
+    "WeeklyPartitions",
     "__version__",
     "asset",
     "cache",
+    "cron",
+    "every",
     "flow",
     "last_good",
     "load",
     "materialize",
     "resume",
     "run",
+    "schedule",
     "task",
 ]
 
@@ -90,7 +104,7 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 def test_errors_share_one_root() -> None:
     suffixes = ("Error", "Failed", "Canceled", "Lost")
     errors = [getattr(lg, name) for name in lg.__all__ if name.endswith(suffixes)]
-    assert len(errors) == 14
+    assert len(errors) == 15
     for error in errors:
         assert issubclass(error, lg.LegatoError), error
     assert issubclass(lg.SchemaVersionError, lg.StoreError)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from legato.cli.commands import assets, init, logs, materialize, run, runs, show
+from legato.cli.commands import assets, init, logs, materialize, run, runs, schedules, show
 from legato.cli.errors import LegatoGroup
 
 app = typer.Typer(
@@ -53,6 +53,7 @@ app.command("runs")(runs.runs)
 app.command("show")(show.show)
 app.command("logs")(logs.logs)
 app.command("assets")(assets.assets)
+app.command("schedules")(schedules.schedules)
 
 
 def main() -> None:

@@ -36,7 +36,8 @@ def render() -> str:
         "",
         f"<!-- Generated from the code by `{REGENERATE}`; do not edit by hand. -->",
         "",
-        "Every command that lists something (`runs`, `show`, `logs`, `assets`) takes "
+        "Every command that lists something (`runs`, `show`, `logs`, `assets`, `schedules`) "
+        "takes "
         "`--json` and then prints plain JSON: the store's records, field for field. "
         "Errors print one line, `error: <message>`, and often a `hint:` line, on stderr; "
         "`legato --debug <command>` adds the traceback.",

@@ -20,6 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from legato.definitions.schedule import ScheduleDefinition
     from legato.store.records import MaterializationRecord, RunRecord, StepRecord
 
 BIG_RUN = 30
@@ -189,3 +192,37 @@ def assets_table(rows: Sequence[tuple[str, MaterializationRecord | None]]) -> Ta
             table.add_row(Text(key), ago(record.created_at, now), record.run_id, rows_text,
                           record.data_version)
     return table
+
+
+def schedules_table(schedules: Mapping[str, ScheduleDefinition],
+                    rows: Sequence[dict[str, Any]]) -> Table:
+    """One row per schedule; its next fire times one per line, local and UTC."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("schedule", overflow="fold")
+    table.add_column("runs", overflow="fold")
+    table.add_column("when", no_wrap=True)
+    table.add_column("catch-up", no_wrap=True)
+    table.add_column("next (local)", no_wrap=True)
+    table.add_column("next (UTC)", no_wrap=True)
+    for row in rows:
+        item = schedules[row["name"]]
+        when = (f"{row['cron']}\n{row['timezone']}" if row["cron"] is not None
+                else row["cadence"])
+        policy = item.spec.catch_up
+        catch_up = f"all ≤{policy.limit}" if policy.policy == "all" else policy.policy
+        local = "\n".join(_short_time(t["local"], row["timezone"]) for t in row["next"])
+        utc = "\n".join(_short_time(t["at"]) for t in row["next"])
+        table.add_row(Text(row["name"]), Text(item.target), Text(when), catch_up,
+                      local or "never", utc or "-")
+    return table
+
+
+def _short_time(iso: str, tz: str | None = None) -> str:
+    """``2026-03-29 03:00 CEST`` (in ``tz``) or ``2026-03-29 01:00`` (as given)."""
+    at = dt.datetime.fromisoformat(iso)
+    if tz is not None:
+        from zoneinfo import ZoneInfo
+
+        at = at.astimezone(ZoneInfo(tz))
+    text = at.strftime("%Y-%m-%d %H:%M" if at.second == 0 else "%Y-%m-%d %H:%M:%S")
+    return f"{text} {at.tzname()}" if tz is not None else text

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, Never, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Never, ParamSpec, TypeVar, overload
 
 from legato.definitions.options import CachePolicy, LastGood, Retry
 from legato.definitions.source import SourceLocation, code_version_of, docstring_of
@@ -13,12 +13,17 @@ from legato.definitions.step_options import STEP_OPTION_NAMES, StepOptions, pars
 from legato.definitions.validation import (
     RESERVED_PARAMS,
     definition_name,
+    did_you_mean,
     option_error,
     parameters_of,
     reject_unknown_options,
     require_callable,
     where_defined,
 )
+
+if TYPE_CHECKING:  # imported when used: partitions cost nothing to assets without them
+    from legato.scheduler.mapping import PartitionMapping
+    from legato.scheduler.partitions import Partitions
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -43,10 +48,18 @@ class AssetDefinition(Generic[P, R]):
     location: SourceLocation
     wants_ctx: bool
     is_async: bool
+    partitions: Partitions | None = None
+    """The slices it is computed in (``lg.DailyPartitions(...)``, ...); None: one whole."""
+    partition_mappings: tuple[tuple[str, PartitionMapping], ...] = ()
+    """(upstream asset, mapping) for upstreams whose partitions do not match by default."""
 
     @property
     def upstream(self) -> tuple[str, ...]:
         return self.inputs + tuple(d for d in self.deps if d not in self.inputs)
+
+    def partition_mapping(self, upstream: str) -> PartitionMapping | None:
+        """The mapping given for ``upstream``; None when the default applies."""
+        return dict(self.partition_mappings).get(upstream)
 
     @property
     def code_version(self) -> str:
@@ -59,7 +72,8 @@ class AssetDefinition(Generic[P, R]):
         return f"<asset {self.key}>"
 
 
-_ASSET_OPTIONS = (*STEP_OPTION_NAMES, "deps", "owner", "key")
+_ASSET_OPTIONS = (*STEP_OPTION_NAMES, "deps", "owner", "key", "partitions",
+                  "partition_mappings")
 
 
 @overload
@@ -80,6 +94,8 @@ def asset(
     owner: str | None = None,
     code_version: str | None = None,
     io: str = "auto",
+    partitions: Partitions | None = None,
+    partition_mappings: Mapping[str, PartitionMapping] | None = None,
     **unknown: Never,
 ) -> Callable[[Callable[P, R]], AssetDefinition[P, R]]: ...
 
@@ -99,9 +115,16 @@ def asset(
     owner: str | None = None,
     code_version: str | None = None,
     io: str = "auto",
+    partitions: Partitions | None = None,
+    partition_mappings: Mapping[str, PartitionMapping] | None = None,
     **unknown: Never,
 ) -> AssetDefinition[P, R] | Callable[[Callable[P, R]], AssetDefinition[P, R]]:
-    """Define an asset. Parameters named after other assets make them upstream."""
+    """Define an asset. Parameters named after other assets make them upstream.
+
+    ``partitions=lg.DailyPartitions(start="2026-01-01")`` computes it one partition at a
+    time; ``partition_mappings={"events": lg.AllPartitionsMapping()}`` says which
+    partitions of an upstream one partition uses, when the default does not fit.
+    """
     reject_unknown_options("asset", unknown, _ASSET_OPTIONS)
 
     def decorate(f: Callable[P, R]) -> AssetDefinition[P, R]:
@@ -136,6 +159,12 @@ def asset(
                 )
             else:
                 inputs.append(param.name)
+        upstream = (*inputs, *dep_keys)
+        try:
+            _check_partitions(partitions)
+            mappings = _mappings(partition_mappings, upstream)
+        except ValueError as error:
+            raise option_error("asset", asset_key, where, error) from None
         return AssetDefinition(
             key=asset_key,
             fn=f,
@@ -147,6 +176,8 @@ def asset(
             location=where,
             wants_ctx=wants_ctx,
             is_async=inspect.iscoroutinefunction(f),
+            partitions=partitions,
+            partition_mappings=mappings,
         )
 
     if fn is not None:
@@ -167,3 +198,37 @@ def _dep_keys(deps: Iterable[str | AssetDefinition[Any, Any]]) -> tuple[str, ...
         else:
             raise ValueError(f"deps must be asset names or @lg.asset definitions, not {dep!r}")
     return tuple(dict.fromkeys(keys))
+
+
+def _check_partitions(partitions: object) -> None:
+    if partitions is None:
+        return
+    from legato.scheduler.partitions import Partitions
+
+    if not isinstance(partitions, Partitions):
+        raise ValueError(
+            "partitions must be lg.HourlyPartitions, lg.DailyPartitions, lg.WeeklyPartitions, "
+            f"lg.MonthlyPartitions or lg.StaticPartitions, not {partitions!r}")
+
+
+def _mappings(given: object, upstream: tuple[str, ...]) -> tuple[tuple[str, PartitionMapping],
+                                                                  ...]:
+    if given is None:
+        return ()
+    from legato.scheduler.mapping import PartitionMapping
+
+    if not isinstance(given, Mapping):
+        raise ValueError("partition_mappings must be a dict of upstream asset names to "
+                         f"mappings, e.g. {{'events': lg.AllPartitionsMapping()}}, not {given!r}")
+    pairs: list[tuple[str, PartitionMapping]] = []
+    for name, mapping in given.items():
+        key = name.key if isinstance(name, AssetDefinition) else name
+        if not isinstance(key, str) or key not in upstream:
+            known = ", ".join(repr(u) for u in upstream) or "none"
+            raise ValueError(f"partition_mappings names {key!r}, which is not an upstream "
+                             f"asset{did_you_mean(str(key), upstream)} (upstream: {known})")
+        if not isinstance(mapping, PartitionMapping):
+            raise ValueError(f"partition_mappings[{key!r}] must be lg.TimeWindowMapping(), "
+                             f"lg.SameKeyMapping() or lg.AllPartitionsMapping(), not {mapping!r}")
+        pairs.append((key, mapping))
+    return tuple(pairs)

@@ -1,9 +1,10 @@
-"""``lg.Definitions``: the assets and flows of a project, gathered and validated at once."""
+"""``lg.Definitions``: the assets, flows and schedules of a project, gathered and validated
+at once."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from legato.definitions.asset import AssetDefinition
 from legato.definitions.flow import FlowDefinition
@@ -12,21 +13,29 @@ from legato.definitions.validation import did_you_mean
 from legato.errors import DefinitionError, Problem
 from legato.graph.asset_graph import AssetGraph
 
+if TYPE_CHECKING:
+    from legato.definitions.schedule import ScheduleDefinition
+
 Definition = AssetDefinition[Any, Any] | FlowDefinition[Any, Any] | TaskDefinition[Any, Any]
 
 
 class Definitions:
     """Everything a project defines. Raises ``DefinitionError`` listing every problem:
-    duplicate names, missing upstream assets (with a did-you-mean), cycles, non-definitions.
+    duplicate names, missing upstream assets (with a did-you-mean), cycles, non-definitions,
+    partitions that do not match an upstream's, schedules of nothing.
+
+    ``schedules`` holds every schedule by name: those given here (``lg.schedule(...)``) and
+    one per ``@lg.flow(schedule=...)``, named after the flow.
     """
 
-    __slots__ = ("assets", "flows", "graph", "source", "tasks")
+    __slots__ = ("assets", "flows", "graph", "schedules", "source", "tasks")
 
     def __init__(
         self,
         assets: Iterable[AssetDefinition[Any, Any]] = (),
         flows: Iterable[FlowDefinition[Any, Any]] = (),
         tasks: Iterable[TaskDefinition[Any, Any]] = (),
+        schedules: Iterable[ScheduleDefinition] | Iterable[object] = (),
         *,
         source: str | None = None,
     ) -> None:
@@ -38,13 +47,26 @@ class Definitions:
         """How these definitions were loaded (``module:pkg.mod`` or ``file:/path.py``)."""
         self.graph = AssetGraph(self.assets)
         problems.extend(self.graph.problems)
+        self.schedules: dict[str, ScheduleDefinition] = {}
+        given: list[object] = ([schedules] if isinstance(schedules, str)
+                               or not isinstance(schedules, Iterable) else list(schedules))
+        if not problems and _automated(self.assets, self.flows, given):
+            from legato.definitions.consistency import (
+                bind_schedules,
+                gather_schedules,
+                partition_problems,
+            )
+
+            problems.extend(partition_problems(self.graph))
+            found = gather_schedules(given, self.flows, problems)
+            self.schedules = bind_schedules(found, self.flows, self.graph, problems)
         if problems:
             raise DefinitionError(problems)
 
     @classmethod
     def collect(cls, objects: Iterable[object], *, source: str | None = None) -> Definitions:
         """Gather the definitions found among ``objects`` (e.g. a module's globals)."""
-        assets, flows, tasks = [], [], []
+        assets, flows, tasks, schedules = [], [], [], []
         seen: set[int] = set()
         for obj in objects:
             if id(obj) in seen:
@@ -56,7 +78,9 @@ class Definitions:
                 flows.append(obj)
             elif isinstance(obj, TaskDefinition):
                 tasks.append(obj)
-        return cls(assets, flows, tasks, source=source)
+            elif type(obj).__name__ == "ScheduleDefinition" and _is_schedule(obj):
+                schedules.append(obj)
+        return cls(assets, flows, tasks, schedules, source=source)
 
     def flow(self, name: str) -> FlowDefinition[Any, Any]:
         try:
@@ -68,7 +92,21 @@ class Definitions:
             ) from None
 
     def __repr__(self) -> str:
-        return f"<Definitions {len(self.assets)} assets, {len(self.flows)} flows>"
+        schedules = f", {len(self.schedules)} schedules" if self.schedules else ""
+        return f"<Definitions {len(self.assets)} assets, {len(self.flows)} flows{schedules}>"
+
+
+def _automated(assets: dict[str, AssetDefinition[Any, Any]],
+               flows: dict[str, FlowDefinition[Any, Any]], schedules: list[object]) -> bool:
+    """Whether any partitions or schedules need checking (their modules load only then)."""
+    return (bool(schedules) or any(f.schedule is not None for f in flows.values())
+            or any(a.partitions is not None for a in assets.values()))
+
+
+def _is_schedule(obj: object) -> bool:
+    from legato.definitions.schedule import ScheduleDefinition
+
+    return isinstance(obj, ScheduleDefinition)
 
 
 D = TypeVar("D", AssetDefinition[Any, Any], FlowDefinition[Any, Any], TaskDefinition[Any, Any])

@@ -5,15 +5,19 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, Never, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Never, ParamSpec, TypeVar, overload
 
 from legato.definitions.source import SourceLocation, docstring_of
 from legato.definitions.validation import (
     definition_name,
+    option_error,
     reject_unknown_options,
     require_callable,
     where_defined,
 )
+
+if TYPE_CHECKING:
+    from legato.scheduler.spec import ScheduleSpec
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,6 +33,9 @@ class FlowDefinition(Generic[P, R]):
     description: str | None
     location: SourceLocation
     is_async: bool
+    schedule: ScheduleSpec | None = None
+    """When runs start on their own (``lg.cron(...)``, ``lg.every(...)``); a schedule
+    named after the flow."""
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
@@ -43,7 +50,11 @@ def flow(fn: Callable[P, R], /) -> FlowDefinition[P, R]: ...
 
 @overload
 def flow(
-    *, name: str | None = None, description: str | None = None, **unknown: Never
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    schedule: ScheduleSpec | None = None,
+    **unknown: Never,
 ) -> Callable[[Callable[P, R]], FlowDefinition[P, R]]: ...
 
 
@@ -53,22 +64,51 @@ def flow(
     *,
     name: str | None = None,
     description: str | None = None,
+    schedule: ScheduleSpec | None = None,
     **unknown: Never,
 ) -> FlowDefinition[P, R] | Callable[[Callable[P, R]], FlowDefinition[P, R]]:
-    """Define a flow: its parameters are the run's parameters."""
-    reject_unknown_options("flow", unknown, ("name", "description"))
+    """Define a flow: its parameters are the run's parameters.
+
+    ``schedule=lg.cron("0 3 * * *", tz="Europe/Berlin")`` (or ``lg.every("15m")``) starts
+    runs on its own once ``legato serve`` runs; ``legato schedules`` lists its next times.
+    """
+    reject_unknown_options("flow", unknown, ("name", "description", "schedule"))
 
     def decorate(f: Callable[P, R]) -> FlowDefinition[P, R]:
         f = require_callable("flow", f)
         where = where_defined(f)
+        flow_name = definition_name("flow", name, f, where)
+        if schedule is not None:
+            problem = schedule_problem(schedule, f)
+            if problem:
+                raise option_error("flow", flow_name, where, ValueError(problem))
         return FlowDefinition(
-            name=definition_name("flow", name, f, where),
+            name=flow_name,
             fn=f,
             description=description or docstring_of(f),
             location=where,
             is_async=inspect.iscoroutinefunction(f),
+            schedule=schedule,
         )
 
     if fn is not None:
         return decorate(fn)
     return decorate
+
+
+def schedule_problem(spec: object, fn: Callable[..., Any]) -> str | None:
+    """Why ``spec`` cannot schedule runs of the flow function ``fn``; None when it can."""
+    from legato.scheduler.spec import ScheduleSpec  # imported when used: keeps import cheap
+
+    if isinstance(spec, str):
+        return f"schedule takes lg.cron(...) or lg.every(...); write schedule=lg.cron({spec!r})"
+    if not isinstance(spec, ScheduleSpec):
+        return f"schedule must be lg.cron(...) or lg.every(...), not {spec!r}"
+    try:
+        inspect.signature(fn).bind(**spec.params)
+    except TypeError as error:
+        return (f"its schedule's runs could not start: {error}; give the parameter a "
+                "default, or pass params={...} to lg.cron(...) / lg.every(...)")
+    except ValueError:
+        return None  # no signature to check against (a builtin): the run will tell
+    return None
