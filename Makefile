@@ -42,7 +42,7 @@ typecheck: $(VENV)/.installed-test
 bench-setup:
 	PYTHON=$(PYTHON) bash benchmarks/setup.sh || true
 
-## bench: every workload for legato and each peer, interleaved, 3 repetitions (about 40 min);
+## bench: every workload for legato and each peer, interleaved, 3 repetitions (about 25 min);
 ## writes benchmarks/results/latest.md and latest.json
 bench: $(VENV)/.installed-test bench-setup
 	$(BIN)/python benchmarks/run.py
