@@ -182,6 +182,9 @@ class Bench:
     def run(self) -> int:
         contenders = self.contenders()
         workloads = self.args.workloads.split(",") if self.args.workloads else list(WORKLOADS)
+        if self.args.render:  # only write latest.md again from latest.json
+            self.write(json.loads((Path(self.args.out) / "latest.json").read_text()))
+            return 0
         begin = time.time()
         conditions = {
             "started": time.strftime("%Y-%m-%d %H:%M %Z"), "repeat": self.args.repeat,
@@ -195,9 +198,6 @@ class Bench:
             "descriptions": {w: WORKLOADS[w] for w in WORKLOADS}, "workloads": {}, "runs": [],
             "reruns": [],
         }
-        if self.args.render:  # only write latest.md again from latest.json
-            self.write(json.loads((Path(self.args.out) / "latest.json").read_text()))
-            return 0
         if self.args.update:  # run these workloads again, keep the others' figures
             result = json.loads((Path(self.args.out) / "latest.json").read_text())
             result["runs"] = [r for r in result["runs"] if r["workload"] not in workloads]
