@@ -91,7 +91,7 @@ class SqlStore:
 
         self.writer = StoreWriter(
             connect,
-            Statements(compile_dialect(self.engine)),
+            _statements_for(self.engine),
             self.dialect,
             lambda error: describe_db_error(error, url),
             self.driver_errors,
@@ -132,6 +132,18 @@ class SqlStore:
             command.upgrade(config, "head")
 
     def _schema_revision(self) -> str | None:
+        path = sqlite_path(self.url)
+        if path is not None:  # the raw driver: a tenth of the cost of an inspector
+            connection = sqlite3.connect(path, timeout=60.0)
+            try:
+                row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+            except sqlite3.OperationalError as error:
+                if "no such table" not in str(error):
+                    raise
+                return None
+            finally:
+                connection.close()
+            return None if row is None else str(row[0])
         with self.engine.connect() as connection:
             if not inspect(connection).has_table("alembic_version"):
                 return None
@@ -322,6 +334,18 @@ class SqlStore:
             (table.c.asset_key == newest.c.asset_key) & (table.c.created_at == newest.c.at),
         )
         return {row.asset_key: _materialization(row) for row in self._rows(query)}
+
+
+_statements: dict[tuple[str, str], Statements] = {}
+
+
+def _statements_for(engine: Engine) -> Statements:
+    """The compiled statements of a dialect, compiled once per process (about 6 ms)."""
+    key = (engine.dialect.name, engine.dialect.driver)
+    found = _statements.get(key)
+    if found is None:
+        found = _statements[key] = Statements(compile_dialect(engine))
+    return found
 
 
 def _known_revisions() -> set[str]:
