@@ -134,16 +134,16 @@ class SqlStore:
     def _schema_revision(self) -> str | None:
         path = sqlite_path(self.url)
         if path is not None:  # the raw driver: a tenth of the cost of an inspector
-            connection = sqlite3.connect(path, timeout=60.0)
+            raw = sqlite3.connect(path, timeout=60.0)
             try:
-                row = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+                found = raw.execute("SELECT version_num FROM alembic_version").fetchone()
             except sqlite3.OperationalError as error:
                 if "no such table" not in str(error):
                     raise
                 return None
             finally:
-                connection.close()
-            return None if row is None else str(row[0])
+                raw.close()
+            return None if found is None else str(found[0])
         with self.engine.connect() as connection:
             if not inspect(connection).has_table("alembic_version"):
                 return None
