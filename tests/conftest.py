@@ -71,3 +71,12 @@ def postgres_url() -> Iterator[str]:
         with admin.begin() as connection:
             connection.execute(sqlalchemy.text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--iterations", type=int, default=None,
+        help="iterations of the random kill -9 test, per backend (default: "
+        "LEGATO_KILL_ITERATIONS, else 30)",
+    )
+

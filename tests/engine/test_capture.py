@@ -4,6 +4,7 @@ printed outside steps still reaches the terminal."""
 from __future__ import annotations
 
 import logging
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -141,3 +142,16 @@ def test_output_outside_runs_is_untouched(run_settings: Any,
     logging.getLogger("user.module").warning("after the run, logged")
     assert "after the run" in capsys.readouterr().out
     assert sys.stdout.__class__.__name__ != "_Router"
+
+
+def test_warnings_outside_steps_reach_stderr_when_logging_is_not_configured() -> None:
+    """As Python does without a handler: a run's own warnings (a write refused because the
+    run was taken over, say) are not swallowed by the capture."""
+    script = ("import logging\n"
+              "from legato.engine.capture import routing\n"
+              "with routing():\n"
+              "    logging.getLogger('legato.x').warning('seen')\n"
+              "    logging.getLogger('legato.x').info('not seen')\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          check=True, timeout=60)
+    assert done.stderr.strip() == "seen"

@@ -79,6 +79,10 @@ class _Handler(logging.Handler):
             except Exception:
                 message = str(record.msg)
             capture.lines.append((record.created, "log", record.levelno, message))
+        elif (record.levelno >= logging.WARNING and logging.lastResort is not None
+              and logging.getLogger().handlers == [self]):
+            # outside a step, with logging not configured: as Python does, to stderr
+            logging.lastResort.handle(record)
 
 
 _handler = _Handler()

@@ -11,6 +11,7 @@ step finished then returns its recorded result (``engine/replay.py``)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from collections import defaultdict
 from collections.abc import Iterable
@@ -40,6 +41,7 @@ class FlowRunner:
         self.session = session
         self.flow_name = flow_name
         self._calls: defaultdict[str, int] = defaultdict(int)
+        self._seq = itertools.count()  # positions in call order: the same when replayed
         self._lock = threading.Lock()
         self.futures: list[StepFuture[Any]] = []
         self._lanes: list[Future[Any]] = []
@@ -125,7 +127,7 @@ class FlowRunner:
 
     def call(self, task: TaskDefinition[Any, Any], args: tuple[Any, ...],
              kwargs: dict[str, Any]) -> Any:
-        key, seq = self._next_key(task.name), self.session.next_seq()
+        key, seq = self._next_key(task.name), next(self._seq)
         recorded, outcome = self._replay(task, key, seq)
         if outcome is not None:
             return self._outcome_value(key, outcome)
@@ -137,7 +139,7 @@ class FlowRunner:
         of the executor's lanes (so ``asyncio.gather`` respects ``max_parallel``); in a
         synchronous flow, where nothing could await it, the step's value."""
         # keys and positions follow call order, not scheduling order
-        key, seq = self._next_key(task.name), self.session.next_seq()
+        key, seq = self._next_key(task.name), next(self._seq)
         recorded, outcome = self._replay(task, key, seq)
         try:
             asyncio.get_running_loop()
@@ -155,7 +157,7 @@ class FlowRunner:
 
     def _start(self, task: TaskDefinition[Any, Any], key: str, args: tuple[Any, ...],
                kwargs: dict[str, Any]) -> StepFuture[Any]:
-        seq = self.session.next_seq()
+        seq = next(self._seq)
         recorded, outcome = self._replay(task, key, seq)
         if outcome is not None:
             lane = self._done(key, outcome)

@@ -80,8 +80,9 @@ class Statements:
         self.take_lease = sql(  # compare-and-set: only if nobody renewed or took it meanwhile
             update(runs)
             .where(and_(running,
-                        func.coalesce(runs.c.lease_token, 0) == bindparam("previous_token"),
-                        func.coalesce(runs.c.lease_expires_at, 0.0)
+                        func.coalesce(runs.c.lease_token, literal_column("0"))
+                        == bindparam("previous_token"),
+                        func.coalesce(runs.c.lease_expires_at, literal_column("0"))
                         <= bindparam("seen_expires_at")))
             .values(lease_owner=bindparam("owner"), lease_token=bindparam("token"),
                     lease_expires_at=bindparam("expires_at"))
