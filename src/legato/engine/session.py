@@ -100,7 +100,8 @@ class RunSession:
         """Set when another process took the run over: nothing more can be recorded."""
         self._seq = itertools.count(history.next_seq if history is not None else 0)
         self._lock = threading.Lock()
-        self._write_lock = threading.Lock()
+        self._writes = threading.Condition()  # guards _ended and _in_flight
+        self._in_flight = 0
         self._ended = False
         self.pid = os.getpid()
 
@@ -114,23 +115,38 @@ class RunSession:
         values: Sequence[StoredValue] = (),
         log_lines: Sequence[LogLine] = (),
     ) -> None:
-        with self._write_lock:
-            if self._ended:
-                return  # a step abandoned by a canceled run ended too late to count
-            try:
-                self.store.commit(batch, values=values, log_lines=log_lines,
-                                  lease=self.lease)
-            except LeaseLost as lost:
-                self.lease_lost(lost)
-                raise
+        if not self._begin_write():
+            return  # a step abandoned by a canceled run ended too late to count
+        try:  # not under a lock: concurrent steps share the store's group commit
+            self.store.commit(batch, values=values, log_lines=log_lines, lease=self.lease)
+        except LeaseLost as lost:
+            self.lease_lost(lost)
+            raise
+        finally:
+            self._end_write()
         self._observe(batch)
 
     def defer(self, event: Event) -> None:
-        with self._write_lock:
-            if self._ended:
-                return
+        if not self._begin_write():
+            return
+        try:
             self.store.defer(event, lease=self.lease)
+        finally:
+            self._end_write()
         self._observe([event])
+
+    def _begin_write(self) -> bool:
+        with self._writes:
+            if self._ended:
+                return False
+            self._in_flight += 1
+            return True
+
+    def _end_write(self) -> None:
+        with self._writes:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._writes.notify_all()
 
     def lease_lost(self, lost: LeaseLost) -> None:
         """Another process took the run over: stop starting steps; nothing more is recorded
@@ -146,8 +162,9 @@ class RunSession:
         """Record how the run ended: ``ending()`` makes the last events (and values) while
         no step can write; whatever a step (abandoned in a thread) records afterwards is
         dropped."""
-        with self._write_lock:
-            self._ended = True
+        with self._writes:
+            self._ended = True  # no new write starts; wait for those under way
+            self._writes.wait_for(lambda: not self._in_flight)
             batch, values = ending()
             self.store.commit(batch, values=values, lease=self.lease)
         self._observe(batch)
