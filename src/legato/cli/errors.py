@@ -15,7 +15,7 @@ import typer
 from typer._click.exceptions import UsageError
 from typer.core import TyperGroup
 
-from legato.errors import LegatoError, StoreError, ValueStoreError
+from legato.errors import LegatoError, NonDeterminismError, StoreError, ValueStoreError
 
 
 class ExitCode(IntEnum):
@@ -28,11 +28,12 @@ class ExitCode(IntEnum):
 
 EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.OK: "success (for `run` and `materialize`: the run succeeded)",
-    ExitCode.RUN_FAILED: "the run finished, and failed (a step failed, was skipped or fell back)",
+    ExitCode.RUN_FAILED: "the run finished, and failed (a step failed, was skipped or fell "
+    "back; or a resumed flow no longer matched its history)",
     ExitCode.USAGE: "bad usage, definitions, settings, parameters or asset selection; "
-    "an unknown run id",
+    "an unknown run id; a run that cannot be resumed now (its process holds its lease)",
     ExitCode.STORE: "the store cannot be opened, read or written (also a value that cannot "
-    "be stored or loaded)",
+    "be stored or loaded, and writes refused because another process took the run over)",
     ExitCode.CANCELED: "canceled with Ctrl-C (the run, if one had started, is recorded as "
     "canceled)",
 }
@@ -44,6 +45,8 @@ class CommandLineError(LegatoError):
 
 
 def exit_code_for(error: LegatoError) -> ExitCode:
+    if isinstance(error, NonDeterminismError):
+        return ExitCode.RUN_FAILED
     if isinstance(error, StoreError | ValueStoreError):
         return ExitCode.STORE
     return ExitCode.USAGE

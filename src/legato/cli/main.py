@@ -10,7 +10,17 @@ from typing import Annotated
 
 import typer
 
-from legato.cli.commands import assets, init, logs, materialize, run, runs, schedules, show
+from legato.cli.commands import (
+    assets,
+    init,
+    logs,
+    materialize,
+    resume,
+    run,
+    runs,
+    schedules,
+    show,
+)
 from legato.cli.errors import LegatoGroup
 
 app = typer.Typer(
@@ -49,6 +59,7 @@ def _global_options(
 app.command("init")(init.init)
 app.command("run")(run.run)
 app.command("materialize")(materialize.materialize)
+app.command("resume")(resume.resume)
 app.command("runs")(runs.runs)
 app.command("show")(show.show)
 app.command("logs")(logs.logs)

@@ -36,6 +36,13 @@ def run(
     param: ParamOption = None,
     executor: ExecutorOption = None,
     max_parallel: MaxParallelOption = None,
+    idempotency_key: Annotated[
+        str | None,
+        typer.Option("--idempotency-key", metavar="KEY",
+                     help="Submit at most once: if a run was already submitted with this key, "
+                     "report that run (resumed first if its process died) instead of starting "
+                     "another."),
+    ] = None,
 ) -> None:
     """Run a flow, with a live view of its steps, and record it in the store.
 
@@ -54,8 +61,24 @@ def run(
     defs = load_project(file, module, settings, "run")
     chosen = _runnable(defs, names[0])
     params = parse_params(param, chosen.fn, what=f"flow '{chosen.name}'")
-    code = execute(settings, lambda runner: runner.run(chosen, params, source=defs.source))
+    if idempotency_key is not None:
+        _report_duplicate(settings, idempotency_key)
+    code = execute(settings, lambda runner: runner.run(chosen, params, source=defs.source,
+                                                       idempotency_key=idempotency_key))
     raise typer.Exit(code)
+
+
+def _report_duplicate(settings: Any, key: str) -> None:
+    """Say so when the key was used before: the run shown is then that run."""
+    from legato.cli.render import make_console
+    from legato.store.sql_store import SqlStore
+
+    with SqlStore(settings.store_url, durability=settings.durability) as store:
+        found = store.find_run_by_idempotency_key(key)
+    if found is not None:
+        make_console().print(f"idempotency key '{key}' was submitted before: run "
+                             f"{found.run_id} ({found.status})", style="dim", markup=False,
+                             soft_wrap=True)
 
 
 def _runnable(defs: Definitions, name: str) -> FlowDefinition[Any, Any] | TaskDefinition[
