@@ -13,7 +13,17 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, literal_column, not_, null, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    not_,
+    null,
+    select,
+    update,
+)
 from sqlalchemy.engine import Dialect
 
 from legato.errors import IllegalTransition, LeaseLost
@@ -73,9 +83,13 @@ class Statements:
             .values(status=bindparam("status"), ended_at=bindparam("ended_at"),
                     error=bindparam("error"), output_value_id=bindparam("output_value_id"))
         )
-        self.renew_lease = sql(  # the fence at the head of every write of a lease holder
-            update(runs).where(and_(running, runs.c.lease_token == bindparam("token")))
-            .values(lease_expires_at=bindparam("expires_at"))
+        holds = and_(running, runs.c.lease_token == bindparam("token"))
+        self.check_lease = sql(  # the fence at the head of every write of a lease holder;
+            # on PostgreSQL it locks the run's row, so a takeover waits for this transaction
+            select(runs.c.lease_token).where(holds).with_for_update(read=True)
+        )
+        self.renew_lease = sql(  # the heartbeat
+            update(runs).where(holds).values(lease_expires_at=bindparam("expires_at"))
         )
         self.take_lease = sql(  # compare-and-set: only if nobody renewed or took it meanwhile
             update(runs)
@@ -257,17 +271,28 @@ RULES: dict[str, Rule] = {
 LOG_ONLY_KINDS = frozenset({"step_retry_scheduled", "run_log"})
 
 
-def fence(sql: Statements, cursor: Any, lease: Lease, now: float) -> None:
-    """Renew ``lease`` if it is still the run's: else raise LeaseLost (nothing written)."""
+def fence(sql: Statements, cursor: Any, lease: Lease) -> None:
+    """Go on only if ``lease`` is still the run's (its token current, the run running): else
+    raise LeaseLost, and nothing of the transaction is written."""
+    cursor.execute(sql.check_lease, {"p_run_id": lease.run_id, "token": lease.token})
+    if cursor.fetchone() is None:
+        raise _lost(lease)
+
+
+def renew(sql: Statements, cursor: Any, lease: Lease, now: float) -> None:
+    """Push the lease's expiry ``lease.ttl`` ahead, if it is still the run's."""
     cursor.execute(sql.renew_lease, {"p_run_id": lease.run_id, "token": lease.token,
                                      "expires_at": now + lease.ttl})
     if cursor.rowcount != 1:
-        raise LeaseLost(
-            f"run {lease.run_id} was taken over by another process (this one's lease, token "
-            f"{lease.token}, is no longer current, or the run has ended): its write was "
-            "rejected",
-            hint="another process resumed the run after this one stopped renewing its lease; "
-            "the run carries on there")
+        raise _lost(lease)
+
+
+def _lost(lease: Lease) -> LeaseLost:
+    return LeaseLost(
+        f"run {lease.run_id} was taken over by another process (this one's lease, token "
+        f"{lease.token}, is no longer current, or the run has ended): its write was rejected",
+        hint="another process resumed the run after this one stopped renewing its lease; the "
+        "run carries on there")
 
 
 def apply(

@@ -75,11 +75,10 @@ class StoredValue:
 class Lease:
     """The right to write one run's state, held by one process at a time.
 
-    Every transaction that writes the run first renews the lease, on the condition that
-    ``token`` is still the run's fencing token: a holder whose lease was taken over (its
-    token raised) has its writes rejected as a whole. ``renewed_at`` (``time.monotonic()``)
-    is set by the writer after each renewal, so that a heartbeat renews only when no write
-    did for a while."""
+    Every transaction that writes the run first checks that ``token`` is still the run's
+    fencing token: a holder whose lease was taken over (its token raised) has its writes
+    rejected as a whole. ``renewed_at`` (``time.monotonic()``) is set by the writer when a
+    renewal (the heartbeat's) is committed."""
 
     run_id: str
     owner: str

@@ -181,6 +181,11 @@ class SqlStore:
     def defer(self, event: Event, *, lease: Lease | None = None) -> None:
         self.writer.defer(event, lease=lease)
 
+    def renew_lease(self, lease: Lease) -> None:
+        """Push the run's lease expiry ``lease.ttl`` ahead; ``LeaseLost`` if it was taken
+        over (or the run has ended)."""
+        self.writer.renew(lease)
+
     # -- reads --------------------------------------------------------------------------
 
     def _rows(self, statement: Any) -> list[Row[Any]]:

@@ -10,9 +10,10 @@ the writer is free, the next thread takes every queued request and writes them a
 transaction (each in a savepoint of its own, so that one refused request does not undo the
 others), sharing one commit and, with ``durability="full"``, one sync to disk.
 
-Fencing: a request made under a ``Lease`` first renews it, on the condition that its token
-is still the run's; when another process took the run over, the request is rejected as a
-whole (``LeaseLost``) and logged.
+Fencing: a request made under a ``Lease`` first checks that its token is still the run's
+(on PostgreSQL, locking the run's row until the commit); when another process took the run
+over, the request is rejected as a whole (``LeaseLost``) and logged. ``renew`` pushes a
+lease's expiry ahead (the heartbeat), on the same condition.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Any
 
 from legato.errors import IllegalTransition, LeaseLost, StoreError
 from legato.store.dialects import begin_write
-from legato.store.gate import Statements, apply, fence
+from legato.store.gate import Statements, apply, fence, renew
 from legato.store.records import Event, Lease, LogLine, StoredValue
 
 DEFER_S = 0.2
@@ -36,14 +37,16 @@ logger = logging.getLogger(__name__)
 
 
 class _Request:
-    __slots__ = ("batch", "done", "error", "lease", "log_lines", "values")
+    __slots__ = ("batch", "done", "error", "lease", "log_lines", "renew", "values")
 
     def __init__(self, batch: Sequence[Event], values: Sequence[StoredValue],
-                 log_lines: Sequence[LogLine], lease: Lease | None) -> None:
+                 log_lines: Sequence[LogLine], lease: Lease | None, *,
+                 renew: bool = False) -> None:
         self.batch = batch
         self.values = values
         self.log_lines = log_lines
         self.lease = lease
+        self.renew = renew
         self.done = False
         self.error: BaseException | None = None
 
@@ -84,7 +87,13 @@ class StoreWriter:
         log_lines: Sequence[LogLine] = (),
         lease: Lease | None = None,
     ) -> None:
-        request = _Request(batch, values, log_lines, lease)
+        self._submit(_Request(batch, values, log_lines, lease))
+
+    def renew(self, lease: Lease) -> None:
+        """Push ``lease``'s expiry ``lease.ttl`` ahead; ``LeaseLost`` if it was taken over."""
+        self._submit(_Request((), (), (), lease, renew=True))
+
+    def _submit(self, request: _Request) -> None:
         self._queue.append(request)
         with self._lock:
             if not request.done:  # else a thread that wrote before us took it along
@@ -148,18 +157,19 @@ class StoreWriter:
         leases = _leases([lease for _, lease in pending] + [request.lease])
         if not pending:
             try:
-                self._write(request.batch, request.values, request.log_lines, leases)
+                self._write(request.batch, request.values, request.log_lines, leases,
+                            renewing=request.renew)
             except IllegalTransition as error:
                 request.error = _logged(error)
             return
         try:
             self._write([e for e, _ in pending] + list(request.batch), request.values,
-                        request.log_lines, leases)
+                        request.log_lines, leases, renewing=request.renew)
         except IllegalTransition:
             self._write_pending_alone(pending)  # find out whose event does not fit
             try:
                 self._write(request.batch, request.values, request.log_lines,
-                            _leases([request.lease]))
+                            _leases([request.lease]), renewing=request.renew)
             except IllegalTransition as error:
                 request.error = _logged(error)
 
@@ -176,7 +186,8 @@ class StoreWriter:
             for request in requests:
                 self._savepoint(cursor, functools.partial(
                     self._apply, cursor, request.batch, request.values, request.log_lines,
-                    leases=_leases([request.lease]), renewed=renewed), request)
+                    leases=_leases([request.lease]), renewed=renewed,
+                    renewing=request.renew), request)
 
         self._transaction(attempt)
         self.groups += 1
@@ -229,18 +240,22 @@ class StoreWriter:
                     self.flush()
 
     def _apply(self, cursor: Any, batch: Sequence[Event], values: Sequence[StoredValue],
-               log_lines: Sequence[LogLine], *, leases: list[Lease], renewed: list[Lease]
-               ) -> None:
-        now = time.time()
+               log_lines: Sequence[LogLine], *, leases: list[Lease], renewed: list[Lease],
+               renewing: bool = False) -> None:
         for lease in leases:
-            fence(self._sql, cursor, lease, now)
+            if renewing:
+                renew(self._sql, cursor, lease, time.time())
+                renewed.append(lease)
+            else:
+                fence(self._sql, cursor, lease)
         apply(self._sql, cursor, batch, values, log_lines)
-        renewed.extend(leases)
 
     def _write(self, batch: Sequence[Event], values: Sequence[StoredValue],
-               log_lines: Sequence[LogLine], leases: list[Lease]) -> None:
+               log_lines: Sequence[LogLine], leases: list[Lease], *,
+               renewing: bool = False) -> None:
         self._transaction(lambda cursor, renewed: self._apply(
-            cursor, batch, values, log_lines, leases=leases, renewed=renewed))
+            cursor, batch, values, log_lines, leases=leases, renewed=renewed,
+            renewing=renewing))
 
     def _transaction(self, work: Callable[[Any, list[Lease]], None]) -> None:
         """Run ``work`` in one write transaction and commit it; the leases it renewed are
