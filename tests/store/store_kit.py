@@ -110,6 +110,9 @@ def expected_steps(events: Iterable[Event]) -> dict[tuple[str, str], dict[str, A
             assert row is not None
             row.update(status="succeeded", ended_at=e.at, value_id=d.get("value_id"),
                        cache_key=d.get("cache_key"), error=None)
+        elif e.kind == "step_reset":
+            assert row is not None
+            row.update(status="retrying", value_id=None, ended_at=None, reason=d.get("reason"))
         elif e.kind in _SETTLED:
             status = e.kind.removeprefix("step_")
             if row is None:
