@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import (
     and_,
     bindparam,
+    cast,
     func,
     insert,
     literal_column,
@@ -84,10 +85,19 @@ class Statements:
                     error=bindparam("error"), output_value_id=bindparam("output_value_id"))
         )
         holds = and_(running, runs.c.lease_token == bindparam("token"))
-        self.check_lease = sql(  # the fence at the head of every write of a lease holder;
-            # on PostgreSQL it locks the run's row, so a takeover waits for this transaction
-            select(runs.c.lease_token).where(holds).with_for_update(read=True)
-        )
+        # The fence at the head of every write of a lease holder; on PostgreSQL it locks the
+        # run's row, so that a takeover waits for the transaction. Merged into the first
+        # event's insert when there is one: a round trip less (15% of a step on PostgreSQL).
+        self.check_lease = sql(select(runs.c.lease_token).where(holds)
+                               .with_for_update(read=True))
+        fenced = and_(runs.c.run_id == bindparam("f_run_id"), runs.c.status == _lit("running"),
+                      runs.c.lease_token == bindparam("f_token"))
+        columns = [c for c in events.columns if c.name != "event_id"]
+        self.insert_event_fenced = sql(insert(events).from_select(
+            [c.name for c in columns],
+            select(*[bindparam(c.name) if dialect.name == "sqlite"
+                     else cast(bindparam(c.name), c.type) for c in columns])
+            .select_from(runs).where(fenced).with_for_update(read=True)))
         self.renew_lease = sql(  # the heartbeat
             update(runs).where(holds).values(lease_expires_at=bindparam("expires_at"))
         )
@@ -301,8 +311,11 @@ def apply(
     batch: Sequence[Event],
     values: Sequence[StoredValue],
     log_lines: Sequence[LogLine],
+    *,
+    lease: Lease | None = None,
 ) -> None:
-    """Write one transaction's worth of changes; raise IllegalTransition on a bad event."""
+    """Write one transaction's worth of changes; raise IllegalTransition on a bad event.
+    Under ``lease`` (with at least one event), only while it holds (``LeaseLost``)."""
 
     doing = ""
 
@@ -325,13 +338,17 @@ def apply(
             "inline": value.inline, "uri": value.uri, "size": value.size,
             "digest": value.digest, "created_at": value.created_at,
         })
-    for item in batch:
+    for index, item in enumerate(batch):
         doing = item.kind + f" of run {item.run_id}" + (
             f" step '{item.step_key}'" if item.step_key else "")
-        run(sql.insert_event, {
-            "run_id": item.run_id, "step_key": item.step_key, "attempt": item.attempt,
-            "kind": item.kind, "at": item.at, "data": _dumps(item.data),
-        })
+        row = {"run_id": item.run_id, "step_key": item.step_key, "attempt": item.attempt,
+               "kind": item.kind, "at": item.at, "data": _dumps(item.data)}
+        if index == 0 and lease is not None:
+            if run(sql.insert_event_fenced,
+                   {**row, "f_run_id": lease.run_id, "f_token": lease.token}) != 1:
+                raise _lost(lease)
+        else:
+            run(sql.insert_event, row)
         rule = RULES.get(item.kind)
         if rule is None:
             if item.kind not in LOG_ONLY_KINDS:

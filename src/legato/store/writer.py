@@ -242,11 +242,15 @@ class StoreWriter:
     def _apply(self, cursor: Any, batch: Sequence[Event], values: Sequence[StoredValue],
                log_lines: Sequence[LogLine], *, leases: list[Lease], renewed: list[Lease],
                renewing: bool = False) -> None:
-        for lease in leases:
-            if renewing:
+        if renewing:
+            for lease in leases:
                 renew(self._sql, cursor, lease, time.time())
                 renewed.append(lease)
-            else:
+        elif len(leases) == 1 and batch:  # the usual case: fenced by the first event's insert
+            apply(self._sql, cursor, batch, values, log_lines, lease=leases[0])
+            return
+        else:
+            for lease in leases:
                 fence(self._sql, cursor, lease)
         apply(self._sql, cursor, batch, values, log_lines)
 
