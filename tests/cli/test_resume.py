@@ -74,6 +74,9 @@ def test_a_killed_run_resumes_from_its_last_committed_step(legato: Script, proje
     crashed = crashed_run(legato, project)
     assert [s["step_key"] for s in crashed["steps"] if s["status"] == "succeeded"] == [
         "fetch", "parse", "fetch-2"]
+    shown = legato(project, "show", "last").stdout
+    assert "resumable: the process that held it" in shown and "has died" in shown
+    assert f"legato resume {crashed['run']['run_id']}" in shown
     done = legato(project, "resume", crashed["run"]["run_id"][:8])
     assert done.returncode == 0, done.stderr
     assert "succeeded" in done.stdout
@@ -170,3 +173,23 @@ def test_a_killed_submission_with_a_key_resumes_when_submitted_again(
     assert [r["status"] for r in runs] == ["succeeded"]
     assert runs[0]["idempotency_key"] == "k1"
     assert ledger(project) == ["fetch", "parse", "fetch-2", "parse-2", "fetch-3", "parse-3"]
+
+
+def test_a_run_held_by_a_live_process_is_shown_and_not_resumed(
+        cli: Cli, legato: Script, project: Path, flows: Path) -> None:
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    assert cli("run", "flows.py", "pipeline").exit_code == 0
+    engine = create_engine(f"sqlite:///{project / '.legato' / 'legato.db'}")
+    with engine.begin() as connection:  # as if another host were running it now
+        connection.execute(text("UPDATE runs SET status='running', lease_owner='elsewhere:1:a'"
+                                ", lease_expires_at=:t"), {"t": time.time() + 120})
+    engine.dispose()
+    shown = cli("show", "last")
+    assert "held by elsewhere:1:a for" in shown.output and "more" in shown.output
+    refused = cli("resume", "last")
+    assert refused.exit_code == 2
+    assert "cannot be resumed now: it is running in process elsewhere:1:a" in refused.output
+    assert "--wait" in refused.output

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 
 import legato as lg
-from legato.engine.runner import load_step_value
+from legato.engine.stored import load_step_value
 from legato.values.value_store import INLINE_LIMIT
 
 

@@ -171,6 +171,16 @@ def run_header(run: RunRecord) -> Table:
         grid.add_row("params", Text(json.dumps(run.params, default=str)))
     if run.source:
         grid.add_row("source", Text(run.source))
+    if run.idempotency_key:
+        grid.add_row("key", Text(run.idempotency_key))
+    if run.status == "running":
+        from legato.engine.lease import may_take_over
+
+        claim = may_take_over(run)
+        grid.add_row("lease", Text(
+            f"resumable: {claim.reason}; resume it with legato resume {run.run_id}",
+            style="yellow") if claim.allowed else Text(
+            f"held by {run.lease_owner} for {duration(claim.wait_s)} more"))
     if run.error:
         grid.add_row("error", Text(run.error, style="red"))
     return grid

@@ -22,6 +22,7 @@ from legato.definitions.task import TaskDefinition
 from legato.engine.lease import expired_runs, may_take_over, new_owner, takeover_data
 from legato.engine.replay import load_history
 from legato.engine.results import RunResult
+from legato.engine.stored import stored_result
 from legato.errors import (
     DefinitionError,
     ParamsError,
@@ -49,8 +50,6 @@ def resume_run(runner: Runner, run_id: str, *, definitions: Any = None, wait: bo
     as it is, and its result returned. ``wait`` waits for a live holder's lease to expire
     instead of raising ``RunInProgressError``. ``restart`` starts a new run of the same
     target with the same parameters instead (and cancels the old one if it still runs)."""
-    from legato.engine.runner import stored_result
-
     run = read_run(runner, run_id)
     if restart:
         return _restart(runner, run, definitions, wait)
@@ -88,8 +87,6 @@ def submitted_before(runner: Runner, key: str, kind: str, flow: FlowDefinition[A
                      params: dict[str, Any]) -> RunResult | None:
     """The run already submitted with idempotency key ``key``, as it stands (resumed first
     if its process died); None when the key is new."""
-    from legato.engine.runner import stored_result
-
     settings = runner.settings
     with SqlStore(settings.store_url, durability=settings.durability) as store:
         run = store.find_run_by_idempotency_key(key)
