@@ -128,3 +128,30 @@ def test_a_long_step_keeps_its_run_leased(project: Path) -> None:
     finally:
         runner.join()
     assert results[0].ok and results[0].output == "done"
+
+
+def test_a_holder_whose_lease_went_stale_renews_it_before_starting_a_body(
+        tmp_path: Path) -> None:
+    """A process that was frozen (or starved) past its lease checks, before it starts
+    another body, that the run is still its own; if it was taken over, it stops."""
+    from legato.engine.session import RunSession
+    from legato.executors.threads import InlineExecutor
+    from legato.values.value_store import ValueStore
+
+    with SqlStore(f"sqlite:///{tmp_path / 'l.db'}") as store:
+        store.commit([Event("r1", None, None, "run_started", time.time(), {
+            "kind": "flow", "target": "f", "owner": "me:1:a", "lease_s": 0.2})])
+        session = RunSession(store=store, values=ValueStore(tmp_path), run_id="r1",
+                             executor=InlineExecutor(), tag_limits={}, params={})
+        session.lease = Lease("r1", "me:1:a", 1, 0.2, time.monotonic())
+        assert session.lease_fresh()  # young: nothing to do
+        session.lease.renewed_at -= 5  # as if the process had been frozen for 5 s
+        before = store.get_run("r1").lease_expires_at or 0
+        assert session.lease_fresh()  # still its own: renewed on the spot
+        assert (store.get_run("r1").lease_expires_at or 0) > before
+        store.commit([Event("r1", None, None, "run_resumed", time.time(), {
+            "owner": "other:2:b", "token": 2, "lease_s": 30, "previous_token": 1,
+            "seen_expires_at": store.get_run("r1").lease_expires_at})])
+        session.lease.renewed_at -= 5
+        assert not session.lease_fresh()
+        assert session.canceled.is_set() and isinstance(session.lost, LeaseLost)

@@ -148,6 +148,19 @@ class RunSession:
             if not self._in_flight:
                 self._writes.notify_all()
 
+    def lease_fresh(self) -> bool:
+        """Before a body starts: False if the run was taken over. A process that finds its
+        lease older than its time to live (it was frozen, or starved) renews it first, so
+        that it does not start a body another process may already have finished."""
+        lease = self.lease
+        if lease is None or time.monotonic() - lease.renewed_at < lease.ttl:
+            return self.lost is None
+        try:
+            self.store.renew_lease(lease)
+        except LeaseLost as lost:
+            self.lease_lost(lost)
+        return self.lost is None
+
     def lease_lost(self, lost: LeaseLost) -> None:
         """Another process took the run over: stop starting steps; nothing more is recorded
         (the store would refuse it anyway)."""

@@ -132,7 +132,7 @@ def run_step(
     attempt = first - 1
     with session.limits.hold(spec.tags):
         for attempt in range(first, last_attempt + 1):
-            if session.canceled.is_set():
+            if session.canceled.is_set() or not session.lease_fresh():
                 break
             session.defer(Event(session.run_id, key, attempt, "step_started", time.time(), data))
             if faults.ARMED:

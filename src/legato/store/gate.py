@@ -331,13 +331,6 @@ def apply(
             ) from error
         return int(cursor.rowcount)
 
-    for value in values:
-        doing = f"value {value.value_id}"
-        run(sql.insert_value, {
-            "value_id": value.value_id, "format": value.format, "type": value.type,
-            "inline": value.inline, "uri": value.uri, "size": value.size,
-            "digest": value.digest, "created_at": value.created_at,
-        })
     for index, item in enumerate(batch):
         doing = item.kind + f" of run {item.run_id}" + (
             f" step '{item.step_key}'" if item.step_key else "")
@@ -358,6 +351,13 @@ def apply(
             raise IllegalTransition(f"{item.kind} does not apply to run {item.run_id}"
                                     + (f" step '{item.step_key}'" if item.step_key else "")
                                     + " in its current state")
+    for value in values:  # after the events: the fence rides on the first one
+        doing = f"value {value.value_id}"
+        run(sql.insert_value, {
+            "value_id": value.value_id, "format": value.format, "type": value.type,
+            "inline": value.inline, "uri": value.uri, "size": value.size,
+            "digest": value.digest, "created_at": value.created_at,
+        })
     if log_lines:
         cursor.executemany(sql.insert_log, [
             {"run_id": line.run_id, "step_key": line.step_key, "attempt": line.attempt,
