@@ -262,3 +262,38 @@ def test_a_run_held_by_a_live_process_is_not_taken_over(flows: Any,
                        "elsewhere:1:abc, whose lease holds") as held:
         lg.resume(run.run_id, settings=settings_)
     assert "wait=True" in (held.value.hint or "")
+
+
+def test_a_worker_resumes_the_runs_whose_process_died(project: Path, flows: Any,
+                                                      settings_: lg.Settings) -> None:
+    from legato.engine.resume import resume_expired
+    from legato.engine.runner import Runner
+
+    crashed = {crash(project, "mixed", "after-commit:4")}
+    with SqlStore(settings_.store_url) as store, store.engine.begin() as connection:
+        from sqlalchemy import text
+
+        connection.execute(text("UPDATE runs SET lease_owner='gone:1:a', lease_expires_at=1"))
+    crashed.add(crash_again(project))
+    done = lg.run(flows.mixed, settings=settings_)
+    results = resume_expired(Runner(settings_))
+    assert {r.run_id for r in results} == crashed  # the expired one, and the dead one's
+    assert all(r.ok for r in results)
+    assert resume_expired(Runner(settings_)) == []
+    assert lg.resume(done.run_id, settings=settings_).ok
+
+
+def crash_again(project: Path) -> str:
+    """One more crashed run, besides those already in the store."""
+    with SqlStore(f"sqlite:///{project / '.legato' / 'legato.db'}") as store:
+        known = {r.run_id for r in store.list_runs()}
+    script = ("import legato as lg, replay_flows\n"
+              "lg.run(replay_flows.mixed, settings=lg.Settings(home='.legato'))\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
+    env.update(LEGATO_FAULT="after-commit:2", LEDGER=str(project / "ledger.txt"))
+    done = subprocess.run([sys.executable, "-c", script], cwd=project, env=env,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == -9, done.stderr
+    with SqlStore(f"sqlite:///{project / '.legato' / 'legato.db'}") as store:
+        (new,) = {r.run_id for r in store.list_runs()} - known
+    return new

@@ -46,6 +46,8 @@ def execute(settings: Settings, start: Callable[[Runner], RunResult]) -> ExitCod
         return ExitCode.OK
     if result.status == "canceled":
         return ExitCode.CANCELED
+    if result.status == "running":  # submitted before, and still running in its process
+        return ExitCode.OK
     return ExitCode.RUN_FAILED
 
 

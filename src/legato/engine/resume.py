@@ -68,12 +68,22 @@ def resume_run(runner: Runner, run_id: str, *, definitions: Any = None, wait: bo
     return runner.run(target, run.params, source=run.source, history=history)
 
 
+def resumable_runs(store: SqlStore, *, limit: int = 100) -> list[RunRecord]:
+    """Runs still marked running that may be taken over now: their lease expired, or their
+    holder was a process of this host that has died."""
+    found = {run.run_id: run for run in expired_runs(store, limit=limit)}
+    for run in store.list_runs(status=RunStatus.RUNNING, limit=limit):
+        if run.run_id not in found and may_take_over(run).allowed:
+            found[run.run_id] = run
+    return sorted(found.values(), key=lambda run: run.created_at)[:limit]
+
+
 def resume_expired(runner: Runner, *, limit: int = 100) -> list[RunResult]:
-    """Resume every run whose lease expired (what a worker does now and then). A run that
-    another process takes over first is left to it."""
+    """Resume every run that may be taken over (what a worker does now and then). A run
+    that another process takes over first is left to it."""
     settings = runner.settings
     with SqlStore(settings.store_url, durability=settings.durability) as store:
-        runs = expired_runs(store, limit=limit)
+        runs = resumable_runs(store, limit=limit)
     results = []
     for run in runs:
         try:
