@@ -26,7 +26,15 @@ import legato as lg
 
 def note(ctx):
     with open(os.environ["LEDGER"], "a") as ledger:
-        ledger.write(f"{ctx.step_key} {os.getpid()}\\n")
+        ledger.write(f"{ctx.step_key} {os.getpid()} {ctx.idempotency_key} {ctx.attempt}\\n")
+
+
+@lg.task(retries=lg.Retry(3, base=0))
+def flaky(ctx, x: int) -> int:
+    note(ctx)
+    if ctx.attempt < 3:
+        raise RuntimeError("not yet")
+    return x
 
 
 @lg.task
@@ -123,8 +131,8 @@ def crash(project: Path, flow: str, fault: str) -> str:
 
 def bodies(project: Path, pid: int | None = None) -> Counter[str]:
     lines = (project / "ledger.txt").read_text().splitlines()
-    return Counter(key for key, who in (line.split() for line in lines)
-                   if pid is None or int(who) == pid)
+    return Counter(fields[0] for fields in (line.split() for line in lines)
+                   if pid is None or int(fields[1]) == pid)
 
 
 def committed(settings: lg.Settings, run_id: str) -> set[str]:
@@ -297,3 +305,26 @@ def crash_again(project: Path) -> str:
     with SqlStore(f"sqlite:///{project / '.legato' / 'legato.db'}") as store:
         (new,) = {r.run_id for r in store.list_runs()} - known
     return new
+
+
+def test_the_idempotency_key_is_stable_across_attempts_and_resumes(
+        project: Path, flows: Any, settings_: lg.Settings) -> None:
+    run_id = crash(project, "mixed", "after-body:3")  # the third body ran; not recorded
+    rows = [line.split() for line in (project / "ledger.txt").read_text().splitlines()]
+    in_flight = rows[2][0]
+    assert lg.resume(run_id, settings=settings_).ok
+    rows = [line.split() for line in (project / "ledger.txt").read_text().splitlines()]
+    keys = {fields[2] for fields in rows if fields[0] == in_flight}
+    assert len([f for f in rows if f[0] == in_flight]) == 2  # it ran again, after the crash
+    assert keys == {f"{run_id}:{in_flight}"}
+    assert len({fields[2] for fields in rows}) == len({fields[0] for fields in rows})
+
+    @lg.flow
+    def retried() -> int:
+        return flows.flaky(7)
+
+    result = lg.run(retried, settings=settings_)
+    attempts = [line.split() for line in (project / "ledger.txt").read_text().splitlines()
+                if line.startswith("flaky ")]
+    assert [int(f[3]) for f in attempts] == [1, 2, 3]
+    assert {f[2] for f in attempts} == {f"{result.run_id}:flaky"}
