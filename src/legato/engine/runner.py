@@ -27,7 +27,7 @@ from legato.definitions.task import TaskDefinition
 from legato.engine.asset_plan import check_external, run_assets
 from legato.engine.capture import routing
 from legato.engine.flow_runtime import FlowRunner
-from legato.engine.lease import Heartbeat, new_owner, takeover_data
+from legato.engine.lease import Heartbeat, may_take_over, new_owner, takeover_data
 from legato.engine.replay import RunHistory
 from legato.engine.results import RunResult
 from legato.engine.session import Observer, RunSession, StepOutcome
@@ -247,8 +247,6 @@ def _start(session: RunSession, owner: str, ttl: float, *, idempotency_key: str 
 
 def _take_over(session: RunSession, run: RunRecord, owner: str, ttl: float) -> int:
     """Take the lease of a run being resumed (compare-and-set); its new fencing token."""
-    from legato.engine.lease import may_take_over
-
     claim = may_take_over(run)
     data = takeover_data(run, owner, ttl, claim.reason)
     try:
