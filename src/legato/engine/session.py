@@ -100,7 +100,7 @@ class RunSession:
         """Set when another process took the run over: nothing more can be recorded."""
         self._seq = itertools.count(history.next_seq if history is not None else 0)
         self._lock = threading.Lock()
-        self._writes = threading.Condition()  # guards _ended and _in_flight
+        self._writes = threading.Condition(threading.Lock())  # guards _ended and _in_flight
         self._in_flight = 0
         self._ended = False
         self.pid = os.getpid()
@@ -145,7 +145,7 @@ class RunSession:
     def _end_write(self) -> None:
         with self._writes:
             self._in_flight -= 1
-            if not self._in_flight:
+            if self._ended and not self._in_flight:  # only the run's end waits for it
                 self._writes.notify_all()
 
     def lease_fresh(self) -> bool:

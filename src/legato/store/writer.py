@@ -154,7 +154,11 @@ class StoreWriter:
                 request.done = True
 
     def _write_one(self, pending: list[_Deferred], request: _Request) -> None:
-        leases = _leases([lease for _, lease in pending] + [request.lease])
+        lease = request.lease
+        if all(deferred is lease for _, deferred in pending):  # the usual case: one run
+            leases = [] if lease is None else [lease]
+        else:
+            leases = _leases([deferred for _, deferred in pending] + [lease])
         if not pending:
             try:
                 self._write(request.batch, request.values, request.log_lines, leases,
