@@ -50,8 +50,8 @@ def test_a_second_submission_gets_the_first_run(settings: lg.Settings) -> None:
 
 def test_a_key_reused_for_something_else_is_refused(settings: lg.Settings) -> None:
     lg.run(submitted, x=4, idempotency_key="order-17", settings=settings)
-    with pytest.raises(lg.ParamsError, match="idempotency key 'order-17' was already used "
-                       "by run .*, with other parameters") as error:
+    with pytest.raises(lg.ParamsError, match=r"idempotency key 'order-17' was already used "
+                       r"by run .*, with other parameters") as error:
         lg.run(submitted, x=5, idempotency_key="order-17", settings=settings)
     assert "use a new key" in (error.value.hint or "")
 
