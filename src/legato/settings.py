@@ -88,13 +88,36 @@ class Settings(BaseSettings):
         "stopped renewing it (died, or froze) for that long may be resumed by another. "
         "Renewed by every write, and by a heartbeat every third of it.",
     )
+    max_concurrent_runs: int | None = Field(
+        default=None, ge=1,
+        description="Most queued runs running at once, across all workers (none: no limit).",
+    )
+    run_concurrency: dict[str, int] = Field(
+        default_factory=dict,
+        description="Most queued runs running at once per run tag, across all workers, e.g. "
+        "{warehouse = 4, \"flow:nightly\" = 1} (a flow's runs carry flow:<name>).",
+    )
+    worker_slots: int = Field(
+        default=4, ge=1, le=1024,
+        description="Runs one worker executes at once.",
+    )
+    scheduler_tick: float = Field(
+        default=1.0, gt=0, le=3600,
+        description="Longest the scheduler sleeps between two looks at its triggers, in "
+        "seconds (it wakes earlier for a schedule due sooner).",
+    )
+    sensor_timeout: float = Field(
+        default=60.0, gt=0, le=86_400,
+        description="Seconds a sensor's function may take; a sensor that takes longer is "
+        "recorded as failed and the scheduler goes on.",
+    )
     allow_pickle: bool = Field(
         default=True,
         description="Store values that are neither JSON nor dataframes with pickle (trusted "
         "local use only).",
     )
 
-    @field_validator("concurrency")
+    @field_validator("concurrency", "run_concurrency")
     @classmethod
     def _positive_limits(cls, value: dict[str, int]) -> dict[str, int]:
         bad = {tag: limit for tag, limit in value.items() if limit < 1}

@@ -90,8 +90,8 @@ def load_history(store: SqlStore, run: RunRecord) -> RunHistory:
     started: dict[str, Any] = {}
     for event in events:
         key = event.step_key
-        if event.kind == "run_started":
-            started = dict(event.data)
+        if event.kind in ("run_queued", "run_started"):  # a queued run: what was asked for
+            started.update(event.data)
         elif key is None:
             continue
         elif event.kind == "step_failed":

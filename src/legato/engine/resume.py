@@ -68,6 +68,20 @@ def resume_run(runner: Runner, run_id: str, *, definitions: Any = None, wait: bo
     return runner.run(target, run.params, source=run.source, history=history)
 
 
+def execute_claimed(runner: Runner, run: RunRecord, *, definitions: Any = None) -> RunResult:
+    """Execute a queued run that this worker claimed (``store/queue.claim``): its flow with
+    its parameters, or its asset selection. The definitions are loaded from where the run
+    was requested (``runs.source``) unless given."""
+    target = _target(run, definitions)
+    if isinstance(target, Definitions):
+        settings = runner.settings
+        with SqlStore(settings.store_url, durability=settings.durability) as store:
+            started = load_history(store, run).started
+        return runner.materialize(target, _selection(run, started), params=run.params,
+                                  claimed=run)
+    return runner.run(target, run.params, source=run.source, claimed=run)
+
+
 def resumable_runs(store: SqlStore, *, limit: int = 100) -> list[RunRecord]:
     """Runs still marked running that may be taken over now: their lease expired, or their
     holder was a process of this host that has died."""

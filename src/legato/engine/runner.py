@@ -75,10 +75,11 @@ class Runner:
 
     def run(self, target: FlowDefinition[Any, Any] | TaskDefinition[Any, Any],
             params: Mapping[str, Any], *, source: str | None = None,
-            idempotency_key: str | None = None, history: RunHistory | None = None
-            ) -> RunResult:
+            idempotency_key: str | None = None, history: RunHistory | None = None,
+            claimed: RunRecord | None = None) -> RunResult:
         """Run a flow (or a task as a one-step flow). With ``idempotency_key``, a second
-        submission gets the run of the first; with ``history``, the run resumes."""
+        submission gets the run of the first; with ``history``, the run resumes; with
+        ``claimed``, this is a queued run its worker claimed."""
         started_as = {"runnable": "task"} if isinstance(target, TaskDefinition) else {}
         if isinstance(target, TaskDefinition):
             task = target
@@ -106,7 +107,7 @@ class Runner:
             raise ParamsError(f"flow '{target.name}' cannot take these parameters: {error}",
                               hint="pass each parameter of the flow by name") from None
         flow = target
-        if idempotency_key is not None and history is None:
+        if idempotency_key is not None and history is None and claimed is None:
             from legato.engine.resume import submitted_before
 
             existing = submitted_before(self, idempotency_key, "flow", flow, params)
@@ -133,13 +134,14 @@ class Runner:
             return output
 
         return self._execute("flow", flow.name, params, source or source_of([signature_of]),
-                             drive, strict_steps=False, history=history,
+                             drive, strict_steps=False, history=history, claimed=claimed,
                              idempotency_key=idempotency_key, prepare=lambda _: started_as)
 
     def materialize(self, assets: Definitions | Iterable[AssetDefinition[Any, Any]],
                     selection: Selection | None = None, *,
                     params: Mapping[str, Any] | None = None,
-                    history: RunHistory | None = None) -> RunResult:
+                    history: RunHistory | None = None,
+                    claimed: RunRecord | None = None) -> RunResult:
         defs = assets if isinstance(assets, Definitions) else Definitions(assets=list(assets))
         keys = resolve_selection(defs.graph, selection)
 
@@ -154,7 +156,8 @@ class Runner:
         target = ",".join(keys) if len(keys) <= 8 else f"{len(keys)} assets"
         source = defs.source or source_of([a.fn for a in defs.assets.values()])
         return self._execute("assets", target, dict(params or {}), source, drive,
-                             strict_steps=True, prepare=prepare, history=history)
+                             strict_steps=True, prepare=prepare, history=history,
+                             claimed=claimed)
 
     def resume(self, run_id: str, *, definitions: Any = None, wait: bool = False,
                restart: bool = False) -> RunResult:
@@ -169,7 +172,8 @@ class Runner:
                  drive: Callable[[RunSession], Any], *, strict_steps: bool,
                  prepare: Callable[[RunSession], dict[str, Any]] | None = None,
                  history: RunHistory | None = None,
-                 idempotency_key: str | None = None) -> RunResult:
+                 idempotency_key: str | None = None,
+                 claimed: RunRecord | None = None) -> RunResult:
         settings = self.settings
         store = SqlStore(settings.store_url, durability=settings.durability)
         values = ValueStore(settings.value_dir, allow_pickle=settings.allow_pickle,
@@ -182,10 +186,13 @@ class Runner:
             session = RunSession(store=store, values=values, executor=executor,
                                  tag_limits=settings.concurrency, params=params,
                                  observer=self.observer, history=history,
-                                 run_id=history.run.run_id if history else None)
+                                 run_id=(history.run.run_id if history
+                                         else claimed.run_id if claimed else None))
             extra = prepare(session) if prepare is not None else {}
             owner, ttl = new_owner(), settings.lease_ttl
-            if history is None:
+            if claimed is not None:
+                owner, token = _begin_claimed(session, claimed, extra, ttl)
+            elif history is None:
                 started = _start(session, owner, ttl, kind=kind, target=target, params=params,
                                  source=source, idempotency_key=idempotency_key, **extra)
                 if started is not None:  # the same key was submitted at the same moment
@@ -243,6 +250,17 @@ def _start(session: RunSession, owner: str, ttl: float, *, idempotency_key: str 
             raise
         return existing
     return None
+
+
+def _begin_claimed(session: RunSession, run: RunRecord, data: dict[str, Any], ttl: float
+                   ) -> tuple[str, int]:
+    """A queued run its worker claimed begins: recorded under the worker's lease (which
+    ``queue.claim`` gave it); the lease's owner and token."""
+    if run.lease_owner is None or run.lease_token is None:
+        raise RunInProgressError(f"run {run.run_id} was not claimed: it has no lease")
+    lease = Lease(run.run_id, run.lease_owner, run.lease_token, ttl)
+    session.store.commit([session.event("run_started", claimed=True, **data)], lease=lease)
+    return run.lease_owner, run.lease_token
 
 
 def _take_over(session: RunSession, run: RunRecord, owner: str, ttl: float) -> int:

@@ -98,6 +98,21 @@ class Statements:
             select(*[bindparam(c.name) if dialect.name == "sqlite"
                      else cast(bindparam(c.name), c.type) for c in columns])
             .select_from(runs).where(fenced).with_for_update(read=True)))
+        queued = and_(runs.c.run_id == bindparam("p_run_id"), runs.c.status == _lit("queued"))
+        self.claim_run = sql(  # a worker claims a queued run: it is leased to it (token 1)
+            update(runs).where(queued)
+            .values(status=_lit("running"), lease_owner=bindparam("owner"),
+                    lease_token=literal_column("1"), lease_expires_at=bindparam("expires_at"),
+                    started_at=bindparam("started_at"))
+        )
+        self.begin_claimed = sql(  # the claimed run begins executing (fenced by its lease)
+            update(runs).where(running).values(started_at=bindparam("started_at"))
+        )
+        self.cancel_queued = sql(
+            update(runs).where(queued)
+            .values(status=_lit("canceled"), ended_at=bindparam("ended_at"),
+                    error=bindparam("error"))
+        )
         self.renew_lease = sql(  # the heartbeat
             update(runs).where(holds).values(lease_expires_at=bindparam("expires_at"))
         )
@@ -171,18 +186,47 @@ def _step_row(event: Event, *, status: str, **values: Any) -> dict[str, Any]:
     return row
 
 
-def run_started(sql: Statements, run: Exec, event: Event) -> int:
-    """A new run, leased to the process that starts it (token 1) when ``owner`` is given."""
+def _run_row(event: Event, *, status: str, **values: Any) -> dict[str, Any]:
     d = event.data
-    owner = d.get("owner")
-    return run(sql.insert_run, {
-        "run_id": event.run_id, "kind": d["kind"], "target": d["target"], "status": "running",
+    row: dict[str, Any] = {
+        "run_id": event.run_id, "kind": d["kind"], "target": d["target"], "status": status,
         "params": _dumps(d.get("params", {})), "tags": _dumps(d.get("tags", [])),
         "source": d.get("source"), "created_at": event.at, "ended_at": None, "error": None,
-        "lease_owner": owner, "lease_token": 1 if owner else None,
-        "lease_expires_at": event.at + d["lease_s"] if owner else None,
+        "lease_owner": None, "lease_token": None, "lease_expires_at": None,
         "idempotency_key": d.get("idempotency_key"), "output_value_id": None,
-    })
+        "priority": d.get("priority", 0), "partition_key": d.get("partition_key"),
+        "trigger_key": d.get("trigger_key"), "backfill_id": d.get("backfill_id"),
+        "started_at": None,
+    }
+    row.update(values)
+    return row
+
+
+def run_started(sql: Statements, run: Exec, event: Event) -> int:
+    """A new run, leased to the process that starts it (token 1) when ``owner`` is given;
+    or, with ``claimed``, a queued run that its worker claimed beginning to execute."""
+    d = event.data
+    if d.get("claimed"):
+        return run(sql.begin_claimed, {"p_run_id": event.run_id, "started_at": event.at})
+    owner = d.get("owner")
+    lease = ({"lease_owner": owner, "lease_token": 1,
+              "lease_expires_at": event.at + d["lease_s"]} if owner else {})
+    return run(sql.insert_run, _run_row(event, status="running", started_at=event.at,
+                                        **lease))
+
+
+def run_queued(sql: Statements, run: Exec, event: Event) -> int:
+    """A run requested (by a trigger, a backfill, ``legato trigger``) and waiting for a
+    worker. A second request with the same idempotency key (``schedule:x@<tick>``) conflicts
+    with the first: a tick never makes two runs."""
+    return run(sql.insert_run, _run_row(event, status="queued"))
+
+
+def run_claimed(sql: Statements, run: Exec, event: Event) -> int:
+    """A worker claimed a queued run: it runs, leased to the worker (token 1)."""
+    return run(sql.claim_run, {"p_run_id": event.run_id, "owner": event.data["owner"],
+                               "expires_at": event.at + event.data["lease_s"],
+                               "started_at": event.at})
 
 
 def run_resumed(sql: Statements, run: Exec, event: Event) -> int:
@@ -197,6 +241,11 @@ def run_resumed(sql: Statements, run: Exec, event: Event) -> int:
 
 
 def run_finished(sql: Statements, run: Exec, event: Event) -> int:
+    """A run ended; a queued run can only be canceled (``queued: true``), before any worker
+    claimed it."""
+    if event.data.get("queued"):
+        return run(sql.cancel_queued, {"p_run_id": event.run_id, "ended_at": event.at,
+                                       "error": event.data.get("error")})
     status = event.kind.removeprefix("run_")
     return run(sql.finish_run, {"p_run_id": event.run_id, "status": status,
                                 "ended_at": event.at, "error": event.data.get("error"),
@@ -257,11 +306,14 @@ def asset_materialized(sql: Statements, run: Exec, event: Event) -> int:
         "value_id": d["value_id"], "upstream": _dumps(d.get("upstream", {})),
         "row_count": d.get("row_count"),
         "columns": _dumps(d["columns"]) if d.get("columns") is not None else None,
+        "partition_key": d.get("partition_key"),
     })
 
 
 RULES: dict[str, Rule] = {
     "run_started": run_started,
+    "run_queued": run_queued,
+    "run_claimed": run_claimed,
     "run_resumed": run_resumed,
     "run_succeeded": run_finished,
     "run_failed": run_finished,

@@ -8,6 +8,7 @@ from typing import Any
 
 
 class RunStatus(StrEnum):
+    QUEUED = "queued"  # waiting for a worker to claim it
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -104,10 +105,19 @@ class RunRecord:
     lease_expires_at: float | None = None
     idempotency_key: str | None = None
     output_value_id: str | None = None
+    priority: int = 0
+    partition_key: str | None = None
+    trigger_key: str | None = None
+    backfill_id: str | None = None
+    started_at: float | None = None
 
     @property
     def duration(self) -> float | None:
-        return None if self.ended_at is None else self.ended_at - self.created_at
+        """From the start of its execution (its request, for a run never queued) to its
+        end."""
+        if self.ended_at is None:
+            return None
+        return self.ended_at - (self.started_at or self.created_at)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -149,3 +159,4 @@ class MaterializationRecord:
     upstream: dict[str, str]
     row_count: int | None
     columns: dict[str, str] | None
+    partition_key: str | None = None

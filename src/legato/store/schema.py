@@ -44,10 +44,18 @@ runs = Table(
     Column("lease_expires_at", Float),
     Column("idempotency_key", String(255)),  # a second submission with it gets this run
     Column("output_value_id", String(600)),  # what the flow returned, when it could be kept
+    # the run queue (migration 0003): a queued run waits for a worker to claim it
+    Column("priority", Integer, nullable=False, server_default="0"),  # higher claimed first
+    Column("partition_key", String(255)),  # the partition an asset run computes
+    Column("trigger_key", String(255)),  # schedule:nightly, sensor:x, backfill:id, manual
+    Column("backfill_id", String(32)),
+    Column("started_at", Float),  # when it began executing (created_at: when requested)
     Index("ix_runs_created", "created_at"),
     Index("ix_runs_target_created", "target", "created_at"),
     Index("ix_runs_idempotency_key", "idempotency_key", unique=True),
     Index("ix_runs_status_lease", "status", "lease_expires_at"),
+    Index("ix_runs_queue", "status", "priority", "created_at"),
+    Index("ix_runs_backfill", "backfill_id", "partition_key"),
 )
 
 steps = Table(
@@ -126,5 +134,63 @@ materializations = Table(
     Column("upstream", Text, nullable=False),  # JSON {asset_key: materialization_id}
     Column("row_count", BigInteger),
     Column("columns", Text),  # JSON {column: type} when known
+    Column("partition_key", String(255)),  # of a partitioned asset (migration 0003)
     Index("ix_materializations_asset", "asset_key", "created_at"),
+    Index("ix_materializations_partition", "asset_key", "partition_key", "created_at"),
+)
+
+triggers = Table(
+    # one row per trigger (schedule:x, sensor:y, ...): its cursor and whether it is paused.
+    # ``version`` rises with every evaluation saved: a scheduler saves its evaluation only
+    # if nobody saved one since it read the row (compare-and-set), in the same transaction
+    # as the runs it enqueues
+    "triggers",
+    metadata,
+    Column("trigger_key", String(255), primary_key=True),
+    Column("cursor", Text),
+    Column("version", Integer, nullable=False),
+    Column("paused", Integer, nullable=False),  # 0 | 1
+    Column("updated_at", Float, nullable=False),
+    Column("last_evaluated_at", Float),
+    Column("last_error", Text),  # the last failed evaluation (a sensor that raised)
+)
+
+trigger_ticks = Table(
+    # what each evaluation did: runs requested, ticks skipped, failures (history)
+    "trigger_ticks",
+    metadata,
+    Column("tick_id", Id, primary_key=True, autoincrement=True),
+    Column("trigger_key", String(255), nullable=False),
+    Column("tick_key", String(255)),
+    Column("at", Float, nullable=False),
+    Column("status", String(16), nullable=False),  # requested | skipped | failed
+    Column("run_id", String(32)),
+    Column("detail", Text),
+    Index("ix_trigger_ticks_trigger", "trigger_key", "tick_id"),
+)
+
+backfills = Table(
+    "backfills",
+    metadata,
+    Column("backfill_id", String(32), primary_key=True),
+    Column("kind", String(16), nullable=False),  # flow | assets
+    Column("target", String(512), nullable=False),
+    Column("spec", Text, nullable=False),  # JSON: the partitions asked for, params, options
+    Column("status", String(16), nullable=False),  # running | completed | failed | canceled
+    Column("max_concurrent", Integer, nullable=False),
+    Column("total", BigInteger),
+    Column("cursor", Text),  # the last partition key enqueued: planning resumes after it
+    Column("created_at", Float, nullable=False),
+    Column("ended_at", Float),
+    Column("error", Text),
+)
+
+daemons = Table(
+    # who runs a singleton daemon (the scheduler on SQLite), until when
+    "daemons",
+    metadata,
+    Column("role", String(64), primary_key=True),
+    Column("owner", String(128), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,10 @@ class SqlStore:
 
     # -- reads --------------------------------------------------------------------------
 
+    def read(self, statement: Any) -> list[Row[Any]]:
+        """The rows of a SQLAlchemy Core query (for the store's other modules)."""
+        return self._rows(statement)
+
     def _rows(self, statement: Any) -> list[Row[Any]]:
         try:
             with self.engine.connect() as connection:
@@ -358,14 +362,20 @@ def _known_revisions() -> set[str]:
 
 
 def _run(row: Row[Any]) -> RunRecord:
-    m = row._mapping
+    return run_record(dict(row._mapping))
+
+
+def run_record(m: Mapping[str, Any]) -> RunRecord:
+    """A run's record from its row."""
     return RunRecord(
         run_id=m["run_id"], kind=m["kind"], target=m["target"], status=RunStatus(m["status"]),
         params=json.loads(m["params"]), tags=json.loads(m["tags"]), source=m["source"],
         created_at=m["created_at"], ended_at=m["ended_at"], error=m["error"],
         lease_owner=m["lease_owner"], lease_token=m["lease_token"],
         lease_expires_at=m["lease_expires_at"], idempotency_key=m["idempotency_key"],
-        output_value_id=m["output_value_id"],
+        output_value_id=m["output_value_id"], priority=m["priority"],
+        partition_key=m["partition_key"], trigger_key=m["trigger_key"],
+        backfill_id=m["backfill_id"], started_at=m["started_at"],
     )
 
 
@@ -388,4 +398,5 @@ def _materialization(row: Row[Any]) -> MaterializationRecord:
         code_version=m["code_version"], data_version=m["data_version"], value_id=m["value_id"],
         upstream=json.loads(m["upstream"]), row_count=m["row_count"],
         columns=json.loads(m["columns"]) if m["columns"] else None,
+        partition_key=m["partition_key"],
     )

@@ -24,7 +24,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from legato.errors import IllegalTransition, LeaseLost, StoreError
 from legato.store.dialects import begin_write
@@ -32,6 +32,7 @@ from legato.store.gate import Statements, apply, fence, renew
 from legato.store.records import Event, Lease, LogLine, StoredValue
 
 DEFER_S = 0.2
+T = TypeVar("T")
 logger = logging.getLogger(__name__)
 
 
@@ -99,6 +100,23 @@ class StoreWriter:
                 self._lead()
         if request.error is not None:
             raise request.error
+
+    def transact(self, work: Callable[[Any, Statements], T]) -> T:
+        """Run ``work(cursor, statements)`` in one write transaction of its own (the run
+        queue and the scheduler's writes: several statements that must hold together);
+        ``work`` may write events with ``apply``. Deferred events are written first."""
+        box: list[T] = []
+
+        def run(cursor: Any, _renewed: list[Lease]) -> None:
+            box.append(work(cursor, self._sql))
+
+        with self._lock:
+            self._check_open()
+            pending = self._take_pending()
+            if pending:
+                self._write_pending_alone(pending)
+            self._transaction(run)
+        return box[0]
 
     def defer(self, event: Event, *, lease: Lease | None = None) -> None:
         self._check_open()

@@ -1,0 +1,183 @@
+"""The run queue: runs requested by triggers, backfills and ``legato trigger`` wait here
+(status ``queued``) until a worker claims them.
+
+Enqueueing is a ``run_queued`` event; a run's idempotency key (``schedule:nightly@<tick>``)
+is unique, so a request made twice (two schedulers, a restarted one) enqueues one run.
+Claiming picks the queued runs with the highest priority, oldest first, that the limits
+allow, and leases each to the worker in the same transaction (``run_claimed``). On
+PostgreSQL the candidates are locked with ``FOR UPDATE SKIP LOCKED``, so claimers never
+wait for each other nor take the same run; when limits are set, claimers take turns (a
+transaction-scoped advisory lock) so that counts are exact. On SQLite, one writer at a
+time claims (``BEGIN IMMEDIATE``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+import zlib
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Integer, bindparam, desc, func, literal_column, select
+
+from legato.errors import IllegalTransition
+from legato.store import schema
+from legato.store.dialects import compile_dialect
+from legato.store.gate import Statements, apply
+from legato.store.records import Event, RunRecord, RunStatus
+
+if TYPE_CHECKING:
+    from legato.store.sql_store import SqlStore
+
+_LIMITS_LOCK = zlib.crc32(b"legato:run-queue-limits")
+
+
+@dataclass(frozen=True, slots=True)
+class RunLimits:
+    """How many runs may run at once: in all (``max_runs``), and per run tag
+    (``tags={"warehouse": 4, "flow:nightly": 1}``; a flow's runs carry ``flow:<name>``)."""
+
+    max_runs: int | None = None
+    tags: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def any(self) -> bool:
+        return self.max_runs is not None or bool(self.tags)
+
+    def allows(self, running: int, tag_counts: Counter[str], tags: Sequence[str]) -> bool:
+        if self.max_runs is not None and running >= self.max_runs:
+            return False
+        return all(tag_counts[t] < self.tags[t] for t in tags if t in self.tags)
+
+
+NO_LIMITS = RunLimits()
+
+
+def queued_event(run_id: str, *, kind: str, target: str, params: Mapping[str, Any],
+                 source: str | None, tags: Sequence[str] = (), priority: int = 0,
+                 partition_key: str | None = None, trigger_key: str | None = None,
+                 backfill_id: str | None = None, idempotency_key: str | None = None,
+                 selection: Sequence[str] | None = None, at: float | None = None) -> Event:
+    """The event that enqueues a run. A flow's run is tagged ``flow:<name>`` (for per-flow
+    limits); ``selection`` is an asset run's asset keys."""
+    all_tags = list(dict.fromkeys([*tags, *([f"flow:{target}"] if kind == "flow" else [])]))
+    data: dict[str, Any] = {
+        "kind": kind, "target": target, "params": dict(params), "source": source,
+        "tags": all_tags, "priority": priority, "partition_key": partition_key,
+        "trigger_key": trigger_key, "backfill_id": backfill_id,
+        "idempotency_key": idempotency_key,
+    }
+    if selection is not None:
+        data["selection"] = list(selection)
+    return Event(run_id, None, None, "run_queued", time.time() if at is None else at, data)
+
+
+def enqueue_in(cursor: Any, sql: Statements, events: Sequence[Event]) -> list[bool]:
+    """Within a transaction: enqueue each run, each under a savepoint; False for a run
+    whose idempotency key was enqueued before (it is not enqueued again)."""
+    done = []
+    for event in events:
+        cursor.execute("SAVEPOINT legato_enqueue")
+        try:
+            apply(sql, cursor, [event], (), ())
+        except IllegalTransition:
+            cursor.execute("ROLLBACK TO SAVEPOINT legato_enqueue")
+            done.append(False)
+        else:
+            done.append(True)
+        cursor.execute("RELEASE SAVEPOINT legato_enqueue")
+    return done
+
+
+def enqueue(store: SqlStore, events: Sequence[Event]) -> list[bool]:
+    """Enqueue runs (``queued_event``) in one transaction; False for each one whose
+    idempotency key was enqueued before."""
+    if not events:
+        return []
+    return store.writer.transact(lambda cursor, sql: enqueue_in(cursor, sql, events))
+
+
+class _QueueSql:
+    """The claim's statements, compiled once per dialect."""
+
+    def __init__(self, store: SqlStore) -> None:
+        runs = schema.runs
+        dialect = compile_dialect(store.engine)
+        queued = runs.c.status == literal_column("'queued'")
+        running = runs.c.status == literal_column("'running'")
+        candidates = (select(runs).where(queued)
+                      .order_by(desc(runs.c.priority), runs.c.created_at)
+                      .limit(bindparam("n", type_=Integer)).offset(literal_column("0")))
+        if store.dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        self.candidates = str(candidates.compile(dialect=dialect))
+        self.running_count = str(select(func.count()).select_from(runs).where(running)
+                                 .compile(dialect=dialect))
+        self.running_tags = str(select(runs.c.tags).where(running).compile(dialect=dialect))
+
+
+_compiled: dict[str, _QueueSql] = {}
+
+
+def _sql(store: SqlStore) -> _QueueSql:
+    found = _compiled.get(store.dialect)
+    if found is None:
+        found = _compiled[store.dialect] = _QueueSql(store)
+    return found
+
+
+def claim(store: SqlStore, owner: str, lease_s: float, *, limit: int = 1,
+          limits: RunLimits = NO_LIMITS) -> list[RunRecord]:
+    """Claim up to ``limit`` queued runs for ``owner`` (a worker), leased for ``lease_s``
+    seconds, within ``limits``; the runs, now running. A run is claimed by one worker only.
+    """
+    if limit <= 0:
+        return []
+    q = _sql(store)
+
+    def work(cursor: Any, sql: Statements) -> list[RunRecord]:
+        if limits.any and store.dialect == "postgresql":
+            cursor.execute("SELECT pg_advisory_xact_lock(%(k)s)", {"k": _LIMITS_LOCK})
+        running, tag_counts = 0, Counter[str]()
+        if limits.any:
+            cursor.execute(q.running_count, {})
+            running = int(cursor.fetchone()[0])
+            if limits.tags:
+                cursor.execute(q.running_tags, {})
+                for (tags,) in cursor.fetchall():
+                    tag_counts.update(json.loads(tags))
+        # with limits, look further down the queue: a blocked run does not block others
+        cursor.execute(q.candidates, {"n": limit * 4 if limits.tags else limit})
+        names = [d[0] for d in cursor.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        now = time.time()
+        claimed: list[RunRecord] = []
+        events = []
+        for row in rows:
+            if len(claimed) == limit:
+                break
+            tags = json.loads(row["tags"])
+            if not limits.allows(running, tag_counts, tags):
+                continue
+            running += 1
+            tag_counts.update(tags)
+            events.append(Event(row["run_id"], None, None, "run_claimed", now,
+                                {"owner": owner, "lease_s": lease_s}))
+            claimed.append(dataclasses.replace(
+                _record(row), status=RunStatus.RUNNING, lease_owner=owner, lease_token=1,
+                lease_expires_at=now + lease_s, started_at=now))
+        if events:
+            apply(sql, cursor, events, (), ())
+        return claimed
+
+    return store.writer.transact(work)
+
+
+def _record(row: dict[str, Any]) -> RunRecord:
+    from legato.store.sql_store import run_record  # sql_store imports this module
+
+    return run_record(row)

@@ -1,0 +1,212 @@
+"""Trigger state in the store: each trigger's cursor, whether it is paused, and the history
+of its ticks; and the lease of a singleton daemon (the scheduler on SQLite).
+
+A scheduler reads a trigger's state, evaluates it, and saves the evaluation with
+``save_evaluation``: in one transaction, the new cursor (only if the trigger's ``version``
+is still the one it read: compare-and-set), the runs it requests (each under its unique
+idempotency key) and the ticks' history. When two schedulers evaluate the same trigger,
+one saves and the other's evaluation is dropped whole; a tick never makes two runs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import and_, bindparam, desc, insert, literal_column, or_, select, update
+
+from legato.store import schema
+from legato.store.dialects import compile_dialect, insert_for
+from legato.store.queue import enqueue_in
+from legato.store.records import Event
+
+if TYPE_CHECKING:
+    from legato.store.gate import Statements
+    from legato.store.sql_store import SqlStore
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TriggerState:
+    trigger_key: str
+    cursor: str | None
+    version: int
+    paused: bool
+    updated_at: float
+    last_evaluated_at: float | None
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TickRecord:
+    """What one tick of a trigger did: ``requested`` a run, was ``skipped`` (catch-up
+    policy, a duplicate), or ``failed`` (a sensor raised or timed out)."""
+
+    trigger_key: str
+    tick_key: str | None
+    at: float
+    status: str  # requested | skipped | failed
+    run_id: str | None = None
+    detail: str | None = None
+    tick_id: int | None = None
+
+
+class _TriggerSql:
+    def __init__(self, store: SqlStore) -> None:
+        t, ticks, daemons = schema.triggers, schema.trigger_ticks, schema.daemons
+        dialect = compile_dialect(store.engine)
+
+        def sql(stmt: Any) -> str:
+            return str(stmt.compile(dialect=dialect))
+
+        upsert = insert_for(store.dialect)
+        next_version = t.c.version + literal_column("1")
+        self.create = sql(upsert(t).values(
+            trigger_key=bindparam("key"), cursor=bindparam("cursor"), version=literal_column("1"),
+            paused=bindparam("paused"), updated_at=bindparam("now"),
+            last_evaluated_at=bindparam("evaluated_at"), last_error=bindparam("error"),
+        ).on_conflict_do_nothing(index_elements=[t.c.trigger_key]))
+        self.save = sql(update(t).where(and_(
+            t.c.trigger_key == bindparam("key"), t.c.version == bindparam("seen")))
+            .values(cursor=bindparam("cursor"), version=next_version,
+                    updated_at=bindparam("now"), last_evaluated_at=bindparam("evaluated_at"),
+                    last_error=bindparam("error")))
+        self.pause = sql(update(t).where(t.c.trigger_key == bindparam("key"))
+                         .values(paused=bindparam("paused"), version=next_version,
+                                 updated_at=bindparam("now")))
+        self.tick = sql(insert(ticks).values(
+            trigger_key=bindparam("trigger_key"), tick_key=bindparam("tick_key"),
+            at=bindparam("at"), status=bindparam("status"), run_id=bindparam("run_id"),
+            detail=bindparam("detail")))
+        self.hold = sql(update(daemons).where(and_(
+            daemons.c.role == bindparam("role"),
+            or_(daemons.c.owner == bindparam("owner"), daemons.c.expires_at <= bindparam("now"))))
+            .values(owner=bindparam("owner"), expires_at=bindparam("expires_at")))
+        self.claim_role = sql(upsert(daemons).values(
+            role=bindparam("role"), owner=bindparam("owner"), started_at=bindparam("now"),
+            expires_at=bindparam("expires_at"),
+        ).on_conflict_do_nothing(index_elements=[daemons.c.role]))
+        self.release = sql(daemons.delete().where(and_(
+            daemons.c.role == bindparam("role"), daemons.c.owner == bindparam("owner"))))
+
+
+_compiled: dict[str, _TriggerSql] = {}
+
+
+def _sql(store: SqlStore) -> _TriggerSql:
+    found = _compiled.get(store.dialect)
+    if found is None:
+        found = _compiled[store.dialect] = _TriggerSql(store)
+    return found
+
+
+# -- reads --------------------------------------------------------------------------------
+
+
+def read_triggers(store: SqlStore) -> dict[str, TriggerState]:
+    """Every trigger's state, by key."""
+    rows = store.read(select(schema.triggers))
+    return {row.trigger_key: TriggerState(
+        trigger_key=row.trigger_key, cursor=row.cursor, version=row.version,
+        paused=bool(row.paused), updated_at=row.updated_at,
+        last_evaluated_at=row.last_evaluated_at, last_error=row.last_error) for row in rows}
+
+
+def list_ticks(store: SqlStore, trigger_key: str | None = None, *, limit: int = 20
+               ) -> list[TickRecord]:
+    """The newest ticks (of one trigger, or of all), newest first."""
+    ticks = schema.trigger_ticks
+    query = select(ticks).order_by(desc(ticks.c.tick_id)).limit(limit)
+    if trigger_key is not None:
+        query = query.where(ticks.c.trigger_key == trigger_key)
+    return [TickRecord(**row._mapping) for row in store.read(query)]
+
+
+def daemon_holder(store: SqlStore, role: str) -> tuple[str, float] | None:
+    """(owner, expires_at) of whoever holds ``role``, if anyone does."""
+    daemons = schema.daemons
+    rows = store.read(select(daemons.c.owner, daemons.c.expires_at)
+                      .where(daemons.c.role == role))
+    return (rows[0].owner, rows[0].expires_at) if rows else None
+
+
+# -- writes -------------------------------------------------------------------------------
+
+
+def save_evaluation(store: SqlStore, trigger_key: str, seen: TriggerState | None, *,
+                    cursor: str | None, requests: Sequence[Event] = (),
+                    ticks: Sequence[TickRecord] = (), error: str | None = None
+                    ) -> list[bool] | None:
+    """Save an evaluation of ``trigger_key`` made from the state ``seen`` (None: it had
+    none): its cursor, the runs it requests (``run_queued`` events, one per tick, in the
+    order of ``ticks`` with status ``requested``) and its ticks. None when another
+    scheduler saved an evaluation first (nothing is written); else, per request, whether
+    it was enqueued (False: its tick had its run already)."""
+    q = _sql(store)
+    now = time.time()
+
+    def work(cursor_: Any, sql: Statements) -> list[bool] | None:
+        params = {"key": trigger_key, "cursor": cursor, "now": now, "evaluated_at": now,
+                  "error": error}
+        if seen is None:
+            cursor_.execute(q.create, {**params, "paused": 0})
+        else:
+            cursor_.execute(q.save, {**params, "seen": seen.version})
+        if cursor_.rowcount != 1:
+            return None
+        enqueued = enqueue_in(cursor_, sql, requests)
+        by_tick = iter(zip(requests, enqueued, strict=True))
+        rows = []
+        for tick in ticks:
+            status, run_id, detail = tick.status, tick.run_id, tick.detail
+            if status == "requested":
+                request, done = next(by_tick)
+                run_id = request.run_id if done else None
+                if not done:
+                    status, detail = "skipped", "its run was requested before"
+            rows.append({"trigger_key": tick.trigger_key, "tick_key": tick.tick_key,
+                         "at": tick.at, "status": status, "run_id": run_id, "detail": detail})
+        if rows:
+            cursor_.executemany(q.tick, rows)
+        return enqueued
+
+    return store.writer.transact(work)
+
+
+def set_paused(store: SqlStore, trigger_key: str, paused: bool) -> None:
+    """Pause (or resume) a trigger: a paused trigger requests no runs; its ticks in between
+    are skipped when it resumes (its cursor moves on)."""
+    q = _sql(store)
+    now = time.time()
+
+    def work(cursor: Any, _sql: Statements) -> None:
+        cursor.execute(q.create, {"key": trigger_key, "cursor": None, "now": now,
+                                  "evaluated_at": None, "error": None, "paused": int(paused)})
+        if cursor.rowcount != 1:
+            cursor.execute(q.pause, {"key": trigger_key, "paused": int(paused), "now": now})
+
+    store.writer.transact(work)
+
+
+def hold_daemon(store: SqlStore, role: str, owner: str, ttl: float) -> bool:
+    """Take or renew the lease of the singleton daemon ``role`` for ``owner``: True when it
+    holds it now, False when another live process does."""
+    q = _sql(store)
+    now = time.time()
+
+    def work(cursor: Any, _sql: Statements) -> bool:
+        params = {"role": role, "owner": owner, "now": now, "expires_at": now + ttl}
+        cursor.execute(q.claim_role, params)
+        if cursor.rowcount == 1:
+            return True
+        cursor.execute(q.hold, params)
+        return bool(cursor.rowcount == 1)
+
+    return store.writer.transact(work)
+
+
+def release_daemon(store: SqlStore, role: str, owner: str) -> None:
+    q = _sql(store)
+    store.writer.transact(lambda cursor, _sql: cursor.execute(
+        q.release, {"role": role, "owner": owner}))
