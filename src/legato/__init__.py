@@ -42,7 +42,7 @@ from legato.errors import StoreError as StoreError
 from legato.errors import ValueStoreError as ValueStoreError
 
 if _typing.TYPE_CHECKING:
-    from legato.api import load, materialize, resume, run
+    from legato.api import load, materialize, resume, run, trigger
     from legato.definitions.schedule import ScheduleDefinition, schedule
     from legato.engine.results import RunResult, StepResult
     from legato.scheduler.mapping import (
@@ -67,6 +67,7 @@ _LAZY = {
     "materialize": "legato.api",
     "load": "legato.api",
     "resume": "legato.api",
+    "trigger": "legato.api",
     "RunResult": "legato.engine.results",
     "StepResult": "legato.engine.results",
     "Settings": "legato.settings",
@@ -148,4 +149,5 @@ __all__ = [
     "run",
     "schedule",
     "task",
+    "trigger",
 ]

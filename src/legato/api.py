@@ -1,8 +1,9 @@
-"""The public run functions: ``lg.run``, ``lg.materialize``, ``lg.resume``, ``lg.load``."""
+"""The public run functions: ``lg.run``, ``lg.materialize``, ``lg.resume``, ``lg.load``,
+``lg.trigger``."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from legato.definitions.asset import AssetDefinition
@@ -76,3 +77,27 @@ def materialize(
 def load(target: str) -> Definitions:
     """Load definitions from a module name (``pkg.pipelines``) or a file (``flows.py``)."""
     return load_definitions(target)
+
+
+def trigger(
+    flow: FlowDefinition[..., Any] | TaskDefinition[..., Any] | str,
+    /,
+    *,
+    params: Mapping[str, Any] | None = None,
+    idempotency_key: str | None = None,
+    priority: int = 0,
+    tags: Sequence[str] = (),
+    settings: Settings | None = None,
+) -> str:
+    """Queue a run of ``flow`` for a worker (``legato worker``) to execute; its run id.
+
+    ``flow`` is a flow (or a task), or its name in the project's definitions (the
+    ``definitions`` setting). ``params`` must fit the flow's signature and be JSON values.
+    Higher ``priority`` runs first; ``tags`` count against the ``run_concurrency`` limits
+    (a flow's runs also carry ``flow:<name>``). With ``idempotency_key``, triggering again
+    returns the run of the first request instead of queuing another.
+    """
+    from legato.engine.enqueue import trigger_run
+
+    return trigger_run(flow, params=dict(params or {}), idempotency_key=idempotency_key,
+                       priority=priority, tags=tags, settings=settings)

@@ -59,6 +59,7 @@ PUBLIC_NAMES = [
     "run",
     "schedule",
     "task",
+    "trigger",
 ]
 
 

@@ -20,6 +20,8 @@ from legato.cli.commands import (
     runs,
     schedules,
     show,
+    trigger,
+    worker,
 )
 from legato.cli.errors import LegatoGroup
 
@@ -65,6 +67,8 @@ app.command("show")(show.show)
 app.command("logs")(logs.logs)
 app.command("assets")(assets.assets)
 app.command("schedules")(schedules.schedules)
+app.command("trigger")(trigger.trigger)
+app.command("worker")(worker.worker)
 
 
 def main() -> None:

@@ -30,6 +30,7 @@ BIG_RUN = 30
 succeed, not every step."""
 
 STATUS_STYLES = {
+    "queued": "dim",
     "succeeded": "green",
     "cached": "cyan",
     "fallback": "yellow",
@@ -156,6 +157,23 @@ def runs_table(runs: Sequence[RunRecord]) -> Table:
         table.add_row(run.run_id, run.kind, Text(run.target), status_text(run.status),
                       ago(run.created_at, now), duration(run.duration),
                       Text(run.error or "", style="red"))
+    return table
+
+
+def queue_table(runs: Sequence[RunRecord]) -> Table:
+    """Queued runs, in the order workers claim them."""
+    table = Table(box=None, pad_edge=False, header_style="bold")
+    table.add_column("run")
+    table.add_column("target", overflow="fold")
+    table.add_column("priority", justify="right")
+    table.add_column("queued")
+    table.add_column("tags", overflow="fold")
+    table.add_column("params", overflow="fold")
+    now = time.time()
+    for run in runs:
+        table.add_row(run.run_id, Text(run.target), str(run.priority), ago(run.created_at, now),
+                      Text(", ".join(run.tags), style="dim"),
+                      Text(json.dumps(run.params, default=str) if run.params else ""))
     return table
 
 

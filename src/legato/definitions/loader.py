@@ -14,17 +14,18 @@ from legato.definitions.definitions import Definitions
 from legato.errors import DefinitionError, Problem
 
 
-def load_definitions(target: str) -> Definitions:
+def load_definitions(target: str, *, fresh: bool = False) -> Definitions:
     """``target`` is a file path ending in ``.py`` or a dotted module name.
 
     The module's ``defs`` (a ``Definitions``) is used when present; otherwise every asset,
-    flow and task in its globals is gathered.
+    flow and task in its globals is gathered. A file is imported once per process unless
+    ``fresh`` (it changed since: a long-lived worker loads it again).
     """
     if target.endswith(".py") or "/" in target or Path(target).is_file():
         path = Path(target).resolve()
         if not path.is_file():
             raise DefinitionError(f"no such file: {target}", hint="check the path")
-        module = _import_file(path)
+        module = _import_file(path, fresh=fresh)
         source = f"file:{path}"
     else:
         module = _import_module(target)
@@ -36,10 +37,10 @@ def load_definitions(target: str) -> Definitions:
     return Definitions.collect(vars(module).values(), source=source)
 
 
-def load_from_source(source: str) -> Definitions:
+def load_from_source(source: str, *, fresh: bool = False) -> Definitions:
     """Load again from a recorded ``Definitions.source``."""
     kind, _, target = source.partition(":")
-    return load_definitions(target) if kind in ("module", "file") else load_definitions(source)
+    return load_definitions(target if kind in ("module", "file") else source, fresh=fresh)
 
 
 def _import_module(name: str) -> object:
@@ -61,9 +62,9 @@ def _import_module(name: str) -> object:
         raise _import_failed(name, error) from error
 
 
-def _import_file(path: Path) -> object:
+def _import_file(path: Path, *, fresh: bool = False) -> object:
     name = "legato_user_" + "".join(c if c.isalnum() else "_" for c in str(path.with_suffix("")))
-    if name in sys.modules:
+    if name in sys.modules and not fresh:
         return sys.modules[name]
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:

@@ -26,8 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from legato.errors import LeaseLost, StoreError
-from legato.store.records import Lease, RunRecord, RunStatus
+from legato.errors import IllegalTransition, LeaseLost, StoreError
+from legato.store.records import Event, Lease, RunRecord, RunStatus
 from legato.store.sql_store import SqlStore
 
 logger = logging.getLogger(__name__)
@@ -98,6 +98,21 @@ def takeover_data(run: RunRecord, owner: str, ttl: float, reason: str) -> dict[s
     return {"owner": owner, "token": (run.lease_token or 0) + 1, "lease_s": ttl,
             "previous_owner": run.lease_owner, "previous_token": run.lease_token or 0,
             "seen_expires_at": run.lease_expires_at or 0.0, "reason": reason}
+
+
+def release(store: SqlStore, run: RunRecord, reason: str) -> bool:
+    """Let go of a run this process holds (``run.lease_token`` is its token): the lease
+    expires now and its token moves on (``run_released``), so another process may take the
+    run over at once and this one's later writes are refused. False when the lease was no
+    longer this one (taken over, or the run ended)."""
+    if run.status != RunStatus.RUNNING or run.lease_token is None:
+        return False
+    data = {"owner": run.lease_owner, "token": run.lease_token, "reason": reason}
+    try:
+        store.commit([Event(run.run_id, None, None, "run_released", time.time(), data)])
+    except IllegalTransition:
+        return False
+    return True
 
 
 def expired_runs(store: SqlStore, now: float | None = None, limit: int = 100

@@ -113,8 +113,16 @@ class Statements:
             .values(status=_lit("canceled"), ended_at=bindparam("ended_at"),
                     error=bindparam("error"))
         )
+        # wakes the workers waiting on an empty queue (LISTEN), at commit; PostgreSQL only
+        self.notify_queued = ("NOTIFY legato_queue" if dialect.name == "postgresql"
+                              else None)
         self.renew_lease = sql(  # the heartbeat
             update(runs).where(holds).values(lease_expires_at=bindparam("expires_at"))
+        )
+        self.release_lease = sql(  # its holder lets the run go: expired now, token bumped
+            update(runs).where(holds)
+            .values(lease_token=runs.c.lease_token + literal_column("1"),
+                    lease_expires_at=bindparam("expires_at"))
         )
         self.take_lease = sql(  # compare-and-set: only if nobody renewed or took it meanwhile
             update(runs)
@@ -240,6 +248,14 @@ def run_resumed(sql: Statements, run: Exec, event: Event) -> int:
     })
 
 
+def run_released(sql: Statements, run: Exec, event: Event) -> int:
+    """The lease's holder lets the run go (a worker shutting down): the lease expires now and
+    its token moves on, so another worker may take the run over at once and whatever the
+    former holder still writes is refused. Applies only while ``token`` is the run's."""
+    return run(sql.release_lease, {"p_run_id": event.run_id, "token": event.data["token"],
+                                   "expires_at": event.at})
+
+
 def run_finished(sql: Statements, run: Exec, event: Event) -> int:
     """A run ended; a queued run can only be canceled (``queued: true``), before any worker
     claimed it."""
@@ -315,6 +331,7 @@ RULES: dict[str, Rule] = {
     "run_queued": run_queued,
     "run_claimed": run_claimed,
     "run_resumed": run_resumed,
+    "run_released": run_released,
     "run_succeeded": run_finished,
     "run_failed": run_finished,
     "run_canceled": run_finished,

@@ -78,7 +78,8 @@ def queued_event(run_id: str, *, kind: str, target: str, params: Mapping[str, An
 
 def enqueue_in(cursor: Any, sql: Statements, events: Sequence[Event]) -> list[bool]:
     """Within a transaction: enqueue each run, each under a savepoint; False for a run
-    whose idempotency key was enqueued before (it is not enqueued again)."""
+    whose idempotency key was enqueued before (it is not enqueued again). On PostgreSQL, the
+    workers waiting for runs are notified when the transaction commits."""
     done = []
     for event in events:
         cursor.execute("SAVEPOINT legato_enqueue")
@@ -90,6 +91,8 @@ def enqueue_in(cursor: Any, sql: Statements, events: Sequence[Event]) -> list[bo
         else:
             done.append(True)
         cursor.execute("RELEASE SAVEPOINT legato_enqueue")
+    if sql.notify_queued is not None and any(done):
+        cursor.execute(sql.notify_queued)  # delivered when the transaction commits
     return done
 
 
@@ -181,3 +184,12 @@ def _record(row: dict[str, Any]) -> RunRecord:
     from legato.store.sql_store import run_record  # sql_store imports this module
 
     return run_record(row)
+
+
+def queued_runs(store: SqlStore, *, limit: int = 50) -> list[RunRecord]:
+    """The queue as workers see it: queued runs in the order they will be claimed (highest
+    priority first, then oldest), limits aside."""
+    runs = schema.runs
+    query = (select(runs).where(runs.c.status == RunStatus.QUEUED)
+             .order_by(desc(runs.c.priority), runs.c.created_at).limit(limit))
+    return [_record(dict(row._mapping)) for row in store.read(query)]

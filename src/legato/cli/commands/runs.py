@@ -18,6 +18,7 @@ _UNIT_SECONDS = {"w": 604800, "d": 86400, "h": 3600, "m": 60, "s": 1}
 
 
 class RunStatusChoice(StrEnum):
+    QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
@@ -25,6 +26,7 @@ class RunStatusChoice(StrEnum):
 
 
 def runs(
+    *,
     status: Annotated[
         RunStatusChoice | None, typer.Option("--status", "-s", help="Only runs in this state.")
     ] = None,
@@ -42,14 +44,33 @@ def runs(
     limit: Annotated[
         int, typer.Option("--limit", "-n", min=1, metavar="N", help="Show at most this many runs.")
     ] = 20,
+    queued: Annotated[
+        bool, typer.Option("--queued", "-q",
+                           help="Show the queue instead: the runs waiting for a worker, in the "
+                           "order workers claim them (priority, then age), with their tags."),
+    ] = False,
     json: JsonOption = False,
 ) -> None:
-    """List runs, newest first."""
-    from legato.cli.render import make_console, print_json, runs_table
+    """List runs, newest first (or the queue, with --queued)."""
+    from legato.cli.render import make_console, print_json, queue_table, runs_table
     from legato.settings import load_settings
     from legato.store.sql_store import SqlStore
 
     settings = load_settings()
+    if queued:
+        from legato.store.queue import queued_runs
+
+        with SqlStore(settings.store_url, durability=settings.durability) as store:
+            waiting = queued_runs(store, limit=limit)
+        if target:
+            waiting = [run for run in waiting if run.target == target]
+        if json:
+            print_json(waiting)
+        elif not waiting:
+            make_console().print("the queue is empty: queue a run with legato trigger")
+        else:
+            make_console().print(queue_table(waiting))
+        return
     not_before = parse_since(since) if since is not None else None
     with SqlStore(settings.store_url, durability=settings.durability) as store:
         found = store.list_runs(status=status.value if status else None, target=target,

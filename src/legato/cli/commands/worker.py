@@ -1,0 +1,120 @@
+"""``legato worker``: claim queued runs and execute them, until SIGTERM or Ctrl-C."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from legato.cli.options import FileArgument, ModuleOption
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from legato.daemon.worker import RunEnd, Worker
+
+STATUS_EVERY_S = 0.5
+
+
+def worker(
+    file: FileArgument = None,
+    *,
+    module: ModuleOption = None,
+    slots: Annotated[
+        int | None,
+        typer.Option("--slots", "-s", min=1, metavar="N",
+                     help="Runs executed at once (default: the worker_slots setting, else 4)."),
+    ] = None,
+    grace: Annotated[
+        float,
+        typer.Option("--grace", min=0, metavar="SECONDS",
+                     help="On SIGTERM or Ctrl-C, how long the runs under way may take to "
+                     "finish before they are released to other workers."),
+    ] = 10.0,
+) -> None:
+    """Execute queued runs (legato trigger, schedules, backfills) until stopped.
+
+    Claims up to N runs at once within the max_concurrent_runs and run_concurrency limits,
+    and resumes runs whose process died. Each run's definitions are loaded from where it was
+    requested (a changed file is loaded again), unless a file or module is named here: then
+    every run executes against those. SIGTERM or Ctrl-C stops claiming and lets the runs
+    under way finish for the grace period; those still running are then released for
+    another worker to take over at once (Ctrl-C twice: release them now).
+
+    Example: legato worker --slots 8
+    """
+    from legato.cli.render import make_console
+    from legato.daemon.worker import Worker
+    from legato.settings import load_settings
+
+    settings = load_settings()
+    definitions = None
+    if file is not None or module is not None:
+        from legato.cli.locate import load_project
+
+        definitions = load_project(file, module, settings, "worker")
+    console = make_console()
+    ends: list[RunEnd] = []
+    the_worker = Worker(settings, definitions=definitions, slots=slots, grace_s=grace,
+                        on_run_end=ends.append)
+    stop = threading.Event()
+    console.print(f"worker {the_worker.owner}: {the_worker.slots} slots on "
+                  f"{_where(settings.store_url)}", style="dim", markup=False, soft_wrap=True)
+    thread = threading.Thread(target=the_worker.run, args=(stop,), name="legato-worker")
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        _watch(console, the_worker, thread, stop, ends)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    stats = the_worker.stats()
+    console.print(f"worker stopped: {stats.succeeded} succeeded, {stats.failed} failed, "
+                  f"{stats.released} released", markup=False)
+
+
+def _watch(console: Console, the_worker: Worker, thread: threading.Thread,
+           stop: threading.Event, ends: list[RunEnd]) -> None:
+    """Run the worker in a thread; show its status line and each run's end, here."""
+    thread.start()
+    with console.status(_status(the_worker, stop)) as line:
+        while thread.is_alive():
+            try:
+                thread.join(STATUS_EVERY_S)
+            except KeyboardInterrupt:
+                if stop.is_set():
+                    the_worker.hurry()
+                stop.set()
+            while ends:
+                _print_end(console, ends.pop(0))
+            line.update(_status(the_worker, stop))
+
+
+def _status(the_worker: Worker, stop: threading.Event) -> str:
+    s = the_worker.stats()
+    state = (f"stopping: waiting up to {the_worker.grace_s:g}s for {s.running} run(s)"
+             if stop.is_set() else f"{s.running}/{the_worker.slots} running")
+    return (f"{state} · {s.claimed} claimed · {s.resumed} resumed · {s.succeeded} succeeded"
+            f" · {s.failed} failed")
+
+
+def _print_end(console: Console, end: RunEnd) -> None:
+    from rich.text import Text
+
+    from legato.cli.render import status_text
+
+    line = Text.assemble("run ", (end.run_id, "bold"), f" {end.target} ",
+                         status_text(end.status))
+    if end.resumed:
+        line.append(" (resumed)", style="dim")
+    if end.error and end.status != "succeeded":
+        line.append(f": {end.error}", style="red")
+    console.print(line, soft_wrap=True)
+
+
+def _where(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return str(make_url(url).render_as_string(hide_password=True))
+
+
