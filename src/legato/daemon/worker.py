@@ -102,8 +102,8 @@ class Worker:
         self.on_run_end = on_run_end
         self.scan_every = min(settings.lease_ttl / 3, SCAN_MAX_S)
         self._targets = RunTargets(definitions)
-        self._runner = Runner(settings)
         self._store: SqlStore | None = None
+        self._runner_: Runner | None = None
         self._wakeup: QueueWakeup | None = None
         self._lock = threading.Lock()
         self._active: dict[str, threading.Thread] = {}
@@ -119,6 +119,13 @@ class Worker:
         if self._store is None:
             self._store = SqlStore(self.settings.store_url, durability=self.settings.durability)
         return self._store
+
+    @property
+    def _runner(self) -> Runner:
+        """Runs share the worker's store: its connection, and its group commits."""
+        if self._runner_ is None or self._runner_.store is not self.store:
+            self._runner_ = Runner(self.settings, store=self.store)
+        return self._runner_
 
     @property
     def free_slots(self) -> int:

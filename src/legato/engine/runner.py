@@ -67,9 +67,12 @@ class _UnobservedFailureError(Exception):
 class Runner:
     """Runs flows and asset selections against the store named by ``settings``."""
 
-    def __init__(self, settings: Settings | None = None, *, observer: Observer | None = None):
+    def __init__(self, settings: Settings | None = None, *, observer: Observer | None = None,
+                 store: SqlStore | None = None):
         self.settings = settings or load_settings()
         self.observer = observer
+        self.store = store
+        """A store to share between runs (a worker's); by default each run opens its own."""
 
     # -- public entry points ----------------------------------------------------------
 
@@ -175,7 +178,7 @@ class Runner:
                  idempotency_key: str | None = None,
                  claimed: RunRecord | None = None) -> RunResult:
         settings = self.settings
-        store = SqlStore(settings.store_url, durability=settings.durability)
+        store = self.store or SqlStore(settings.store_url, durability=settings.durability)
         values = ValueStore(settings.value_dir, allow_pickle=settings.allow_pickle,
                             fsync=settings.durability == "full")
         executor = None
@@ -227,7 +230,8 @@ class Runner:
                 heartbeat.stop()
             if executor is not None:
                 executor.close(cancel=canceled)
-            store.close()
+            if store is not self.store:
+                store.close()
         return RunResult(
             run_id=session.run_id, status=status, steps=session.step_results(),
             output=output if status == RunStatus.SUCCEEDED else None, error=message,
@@ -255,11 +259,14 @@ def _start(session: RunSession, owner: str, ttl: float, *, idempotency_key: str 
 def _begin_claimed(session: RunSession, run: RunRecord, data: dict[str, Any], ttl: float
                    ) -> tuple[str, int]:
     """A queued run its worker claimed begins: recorded under the worker's lease (which
-    ``queue.claim`` gave it); the lease's owner and token."""
+    ``queue.claim`` gave it); the lease's owner and token. Deferred: the claim already made
+    the run running, so its start rides with its first step's commit (a transaction less
+    per run; a worker that dies before that commit leaves a run that is resumed all the
+    same)."""
     if run.lease_owner is None or run.lease_token is None:
         raise RunInProgressError(f"run {run.run_id} was not claimed: it has no lease")
     lease = Lease(run.run_id, run.lease_owner, run.lease_token, ttl)
-    session.store.commit([session.event("run_started", claimed=True, **data)], lease=lease)
+    session.store.defer(session.event("run_started", claimed=True, **data), lease=lease)
     return run.lease_owner, run.lease_token
 
 
