@@ -167,11 +167,11 @@ class Worker:
                     idle = IDLE_MIN_S
                     continue  # there may be more
                 if not free:  # a slot frees, or a look for runs left behind is due
-                    timeout = max(self._next_scan - time.monotonic(), 0.0)
-                else:
-                    timeout, idle = idle, min(idle * 2, IDLE_MAX_S)
-                if self._wake.wait(timeout):
+                    self._wake.wait(max(self._next_scan - time.monotonic(), 0.0))
                     idle = IDLE_MIN_S
+                    continue
+                # nothing to claim: wait, longer each time, unless woken
+                idle = IDLE_MIN_S if self._wake.wait(idle) else min(idle * 2, IDLE_MAX_S)
         finally:
             self.shutdown()
 

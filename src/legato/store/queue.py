@@ -112,12 +112,20 @@ class _QueueSql:
         dialect = compile_dialect(store.engine)
         queued = runs.c.status == literal_column("'queued'")
         running = runs.c.status == literal_column("'running'")
-        candidates = (select(runs).where(queued)
-                      .order_by(desc(runs.c.priority), runs.c.created_at)
+        # One priority at a time: the index (status, priority, created_at) gives each
+        # level's oldest runs at once, where ORDER BY priority DESC, created_at sorted the
+        # whole queue (10 ms per claim with 20,000 runs queued on PostgreSQL).
+        candidates = (select(runs).where(queued, runs.c.priority == bindparam("p"))
+                      .order_by(runs.c.created_at)
                       .limit(bindparam("n", type_=Integer)).offset(literal_column("0")))
         if store.dialect == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
         self.candidates = str(candidates.compile(dialect=dialect))
+        self.top_priority = str(select(func.max(runs.c.priority)).where(queued)
+                                .compile(dialect=dialect))
+        self.next_priority = str(select(func.max(runs.c.priority))
+                                 .where(queued, runs.c.priority < bindparam("p"))
+                                 .compile(dialect=dialect))
         self.running_count = str(select(func.count()).select_from(runs).where(running)
                                  .compile(dialect=dialect))
         self.running_tags = str(select(runs.c.tags).where(running).compile(dialect=dialect))
@@ -154,9 +162,7 @@ def claim(store: SqlStore, owner: str, lease_s: float, *, limit: int = 1,
                 for (tags,) in cursor.fetchall():
                     tag_counts.update(json.loads(tags))
         # with limits, look further down the queue: a blocked run does not block others
-        cursor.execute(q.candidates, {"n": limit * 4 if limits.tags else limit})
-        names = [d[0] for d in cursor.description]
-        rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        rows = _candidates(cursor, q, limit * 4 if limits.tags else limit)
         now = time.time()
         claimed: list[RunRecord] = []
         events = []
@@ -178,6 +184,23 @@ def claim(store: SqlStore, owner: str, lease_s: float, *, limit: int = 1,
         return claimed
 
     return store.writer.transact(work)
+
+
+def _candidates(cursor: Any, q: _QueueSql, n: int) -> list[dict[str, Any]]:
+    """Up to ``n`` queued runs, highest priority first, then oldest (locked on
+    PostgreSQL; runs other claimers hold are skipped)."""
+    rows: list[dict[str, Any]] = []
+    cursor.execute(q.top_priority, {})
+    level = cursor.fetchone()[0]
+    while level is not None:
+        cursor.execute(q.candidates, {"p": level, "n": n - len(rows)})
+        names = [d[0] for d in cursor.description]
+        rows.extend(dict(zip(names, row, strict=True)) for row in cursor.fetchall())
+        if len(rows) >= n:
+            break
+        cursor.execute(q.next_priority, {"p": level})
+        level = cursor.fetchone()[0]
+    return rows
 
 
 def _record(row: dict[str, Any]) -> RunRecord:
