@@ -149,3 +149,29 @@ def test_shutting_down_releases_a_run_and_another_worker_resumes_it_at_once(
 def test_a_worker_needs_a_slot(settings: Settings) -> None:
     with pytest.raises(SettingsError, match="at least one slot"):
         Worker(settings, slots=0)
+
+
+def test_runs_without_a_recorded_source_fail_when_claimed_and_are_left_when_orphaned(
+        settings: Settings) -> None:
+    """A queued run must be loadable by a worker; a run started in code (its definitions
+    built there) that lost its process is left for its owner to resume with them."""
+    from legato.engine.session import new_run_id
+    from legato.store.queue import claim, enqueue, queued_event
+
+    with SqlStore(settings.store_url) as store:
+        orphan, queued = new_run_id(), new_run_id()
+        enqueue(store, [queued_event(orphan, kind="flow", target="f", params={},
+                                     source=None)])
+        claim(store, "elsewhere:1:x", lease_s=0.01)
+        enqueue(store, [queued_event(queued, kind="flow", target="f", params={},
+                                     source=None)])
+        time.sleep(0.02)
+        worker = Worker(settings)
+        work_until(worker, lambda: store.get_run(queued).status != RunStatus.QUEUED
+                   and worker.free_slots == worker.slots)
+        failed, left = store.get_run(queued), store.get_run(orphan)
+    assert failed.status == RunStatus.FAILED
+    assert "did not record where its definitions come from" in (failed.error or "")
+    assert left.status == RunStatus.RUNNING
+    assert left.lease_owner == "elsewhere:1:x"
+    assert worker.stats().resumed == 0

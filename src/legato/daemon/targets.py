@@ -43,6 +43,11 @@ class RunTargets:
         self._loaded: dict[str, tuple[tuple[int, int] | None, Definitions]] = {}
         self._lock = threading.Lock()  # one import at a time: they share sys.modules
 
+    @property
+    def given(self) -> bool:
+        """True when every run executes against definitions given to the worker."""
+        return self._given is not None
+
     def target(self, run: RunRecord) -> Target:
         """What to execute for ``run``; ``DefinitionError`` if it cannot be found."""
         defs = self.definitions(run)

@@ -111,6 +111,7 @@ class Worker:
         self._wake = threading.Event()
         self._hurry = threading.Event()
         self._next_scan = 0.0
+        self._unloadable: set[str] = set()
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -218,7 +219,8 @@ class Worker:
                                   name=f"legato-run-{run.run_id}")
         with self._lock:
             self._active[run.run_id] = thread
-            self._counts["resumed" if resumed else "claimed"] += 1
+            if not resumed:
+                self._counts["claimed"] += 1
         thread.start()
 
     def _execute(self, run: RunRecord, resumed: bool) -> None:
@@ -232,6 +234,8 @@ class Worker:
             with self._lock:
                 self._active.pop(run.run_id, None)
                 self._counts[status] += 1
+                if resumed and status != "skipped":
+                    self._counts["resumed"] += 1
             self._wake.set()
             if self.on_run_end is not None and status != "skipped":
                 self.on_run_end(RunEnd(run.run_id, run.target, status, error, resumed))
@@ -294,9 +298,17 @@ class Worker:
         if free <= 0:
             return 0
         with self._lock:
-            mine = set(self._active)
-        found = [r for r in resumable_runs(self.store, limit=free + len(mine))
-                 if r.run_id not in mine][:free]
+            skip = set(self._active) | self._unloadable
+        found = [r for r in resumable_runs(self.store, limit=free + len(skip))
+                 if r.run_id not in skip]
+        for run in found:
+            if run.source is None and not self._targets.given:
+                # started in code (lg.run with definitions built there): only its owner can
+                # resume it, giving them (lg.resume(run_id, definitions=...))
+                logger.warning("worker %s: run %s may be resumed, but it did not record where "
+                               "its definitions come from; leaving it", self.owner, run.run_id)
+                self._unloadable.add(run.run_id)
+        found = [r for r in found if r.run_id not in self._unloadable][:free]
         for run in found:
             self._start(run, resumed=True)
         return len(found)

@@ -88,6 +88,8 @@ def _watch(console: Console, the_worker: Worker, thread: threading.Thread,
             while ends:
                 _print_end(console, ends.pop(0))
             line.update(_status(the_worker, stop))
+    while ends:
+        _print_end(console, ends.pop(0))
 
 
 def _status(the_worker: Worker, stop: threading.Event) -> str:
