@@ -3,11 +3,14 @@
 The loop claims up to its free slots (``store/queue.claim``, within the run limits of the
 settings), starts each claimed run in a thread of its own, and claims again as soon as a
 slot frees. When the queue is empty it waits a little, longer each time it finds nothing
-(a millisecond at first, at most ``IDLE_MAX_S``), and wakes at once when a run ends or, on
-PostgreSQL, when a run is enqueued (``LISTEN``). Every third of the lease's time to live
-(at most ``SCAN_MAX_S``) it looks for runs that another process left behind (``resumable_
-runs``: their lease expired, or their holder died) and resumes them in free slots, so a
-killed worker's run goes on elsewhere within the lease's time to live and one heartbeat.
+(a millisecond at first, at most ``IDLE_MAX_S``: 20 ms on SQLite, where a look costs tens of
+microseconds), and wakes at once when a run ends or, on PostgreSQL, when a run is enqueued
+(``LISTEN``). Every third of the lease's time to live (at most ``SCAN_MAX_S``) it looks for
+runs that another process left behind (``resumable_runs``: their lease expired, or their
+holder died) and resumes them in free slots, so a killed worker's run goes on elsewhere
+within the lease's time to live and one heartbeat.
+
+Runs share the worker's store: one connection, whose group commits serve all its slots.
 
 A run whose definitions cannot be loaded (a broken module, a deleted flow) or whose
 parameters no longer fit its flow is recorded as failed with the reason: it neither
@@ -53,7 +56,7 @@ from legato.store.sql_store import SqlStore
 logger = logging.getLogger(__name__)
 
 IDLE_MIN_S = 0.001
-IDLE_MAX_S = 0.1
+IDLE_MAX_S = {"postgresql": 0.1, "sqlite": 0.02}
 """Longest wait between two looks at an empty queue (PostgreSQL wakes it earlier)."""
 SCAN_MAX_S = 5.0
 """Longest time between two looks for runs to take over."""
@@ -154,7 +157,7 @@ class Worker:
         down: the runs under way get ``grace_s`` to finish, the others are released."""
         if self.store.dialect == "postgresql":
             self._wakeup = QueueWakeup(self.store, self._wake).start()
-        idle = IDLE_MIN_S
+        idle, idle_max = IDLE_MIN_S, IDLE_MAX_S.get(self.store.dialect, 0.1)
         try:
             while not stop.is_set() and not (until is not None and until()):
                 self._wake.clear()
@@ -162,7 +165,7 @@ class Worker:
                     started = self.poll_once()
                 except StoreError as error:  # the database is away: try again shortly
                     logger.warning("worker %s: %s", self.owner, error)
-                    started, idle = 0, IDLE_MAX_S * 10
+                    started, idle = 0, 1.0
                 free = self.free_slots
                 if started and free:
                     idle = IDLE_MIN_S
@@ -172,7 +175,7 @@ class Worker:
                     idle = IDLE_MIN_S
                     continue
                 # nothing to claim: wait, longer each time, unless woken
-                idle = IDLE_MIN_S if self._wake.wait(idle) else min(idle * 2, IDLE_MAX_S)
+                idle = IDLE_MIN_S if self._wake.wait(idle) else min(idle * 2, idle_max)
         finally:
             self.shutdown()
 
