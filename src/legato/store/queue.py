@@ -183,7 +183,9 @@ def claim(store: SqlStore, owner: str, lease_s: float, *, limit: int = 1,
             apply(sql, cursor, events, (), ())
         return claimed
 
-    return store.writer.transact(work)
+    # the deferred starts of running runs cannot matter to queued ones: they ride with
+    # their own runs' next commits
+    return store.writer.transact(work, deferred_first=False)
 
 
 def _candidates(cursor: Any, q: _QueueSql, n: int) -> list[dict[str, Any]]:

@@ -101,10 +101,13 @@ class StoreWriter:
         if request.error is not None:
             raise request.error
 
-    def transact(self, work: Callable[[Any, Statements], T]) -> T:
+    def transact(self, work: Callable[[Any, Statements], T], *,
+                 deferred_first: bool = True) -> T:
         """Run ``work(cursor, statements)`` in one write transaction of its own (the run
         queue and the scheduler's writes: several statements that must hold together);
-        ``work`` may write events with ``apply``. Deferred events are written first."""
+        ``work`` may write events with ``apply``. Deferred events are written first, unless
+        ``work`` cannot depend on them (a worker's claims touch queued runs only: their
+        transaction need not wait for another)."""
         box: list[T] = []
 
         def run(cursor: Any, _renewed: list[Lease]) -> None:
@@ -112,7 +115,7 @@ class StoreWriter:
 
         with self._lock:
             self._check_open()
-            pending = self._take_pending()
+            pending = self._take_pending() if deferred_first else []
             if pending:
                 self._write_pending_alone(pending)
             self._transaction(run)
