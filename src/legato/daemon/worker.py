@@ -2,13 +2,14 @@
 
 The loop claims up to its free slots (``store/queue.claim``, within the run limits of the
 settings), starts each claimed run in a thread of its own, and claims again as soon as a
-slot frees. When the queue is empty it waits a little, longer each time it finds nothing
-(a millisecond at first, at most ``IDLE_MAX_S``: 20 ms on SQLite, where a look costs tens of
-microseconds), and wakes at once when a run ends or, on PostgreSQL, when a run is enqueued
-(``LISTEN``). Every third of the lease's time to live (at most ``SCAN_MAX_S``) it looks for
-runs that another process left behind (``resumable_runs``: their lease expired, or their
-holder died) and resumes them in free slots, so a killed worker's run goes on elsewhere
-within the lease's time to live and one heartbeat.
+slot frees (under load, after up to ``LINGER_S`` for a few more to free, so that one claim
+serves several). When the queue is empty it waits a little, longer each time it finds
+nothing (a millisecond at first, at most ``IDLE_MAX_S``: 20 ms on SQLite, where a look
+costs tens of microseconds), and wakes at once when a run ends or, on PostgreSQL, when a
+run is enqueued (``LISTEN``). Every third of the lease's time to live (at most
+``SCAN_MAX_S``) it looks for runs that another process left behind (``resumable_runs``:
+their lease expired, or their holder died) and resumes them in free slots, so a killed
+worker's run goes on elsewhere within the lease's time to live and one heartbeat.
 
 Runs share the worker's store: one connection, whose group commits serve all its slots.
 
@@ -58,6 +59,9 @@ logger = logging.getLogger(__name__)
 IDLE_MIN_S = 0.001
 IDLE_MAX_S = {"postgresql": 0.1, "sqlite": 0.02}
 """Longest wait between two looks at an empty queue (PostgreSQL wakes it earlier)."""
+LINGER_S = 0.002
+"""Under load, how long a claim may wait for more slots to free (``Worker._linger``): 2 ms
+gave 20% more runs per second to 4 workers x 4 slots on PostgreSQL (interleaved A/B)."""
 SCAN_MAX_S = 5.0
 """Longest time between two looks for runs to take over."""
 DEFAULT_GRACE_S = 10.0
@@ -171,13 +175,26 @@ class Worker:
                     idle = IDLE_MIN_S
                     continue  # there may be more
                 if not free:  # a slot frees, or a look for runs left behind is due
-                    self._wake.wait(max(self._next_scan - time.monotonic(), 0.0))
+                    if self._wake.wait(max(self._next_scan - time.monotonic(), 0.0)):
+                        self._linger()
                     idle = IDLE_MIN_S
                     continue
                 # nothing to claim: wait, longer each time, unless woken
                 idle = IDLE_MIN_S if self._wake.wait(idle) else min(idle * 2, idle_max)
         finally:
             self.shutdown()
+
+    def _linger(self) -> None:
+        """A slot of a busy worker freed: let a few more free before the next claim
+        (``LINGER_S`` at most), so that one claim serves several slots: a claim is a
+        transaction, whose cost would otherwise be paid once per run."""
+        deadline = time.monotonic() + LINGER_S
+        while self.free_slots < max(self.slots // 2, 1):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            self._wake.clear()
+            self._wake.wait(left)
 
     def hurry(self) -> None:
         """Cut the grace period of a shutdown short (Ctrl-C pressed twice)."""
