@@ -110,7 +110,7 @@ class Worker:
         self.scan_every = min(settings.lease_ttl / 3, SCAN_MAX_S)
         self._targets = RunTargets(definitions)
         self._store: SqlStore | None = None
-        self._runner_: Runner | None = None
+        self._runner = Runner(settings)  # replaced by one on the worker's store when opened
         self._wakeup: QueueWakeup | None = None
         self._lock = threading.Lock()
         self._active: dict[str, threading.Thread] = {}
@@ -124,16 +124,12 @@ class Worker:
 
     @property
     def store(self) -> SqlStore:
+        """The worker's store, opened on first use; its runs share it (one connection,
+        whose group commits serve every slot)."""
         if self._store is None:
             self._store = SqlStore(self.settings.store_url, durability=self.settings.durability)
+            self._runner = Runner(self.settings, store=self._store)
         return self._store
-
-    @property
-    def _runner(self) -> Runner:
-        """Runs share the worker's store: its connection, and its group commits."""
-        if self._runner_ is None or self._runner_.store is not self.store:
-            self._runner_ = Runner(self.settings, store=self.store)
-        return self._runner_
 
     @property
     def free_slots(self) -> int:
@@ -291,6 +287,8 @@ class Worker:
         """Record ``run`` as failed, under the lease this worker claimed it with, or (a run
         left behind by another process) after taking it over."""
         ttl = self.settings.lease_ttl
+        if self._store is None:
+            return  # shut down meanwhile: the run was released, another worker has it
         try:
             if taken:
                 current = self.store.get_run(run.run_id)
