@@ -88,3 +88,53 @@ def test_a_worker_executes_queued_runs_until_sigterm(cli: Cli, legato: Script,
     assert "worker stopped: 1 succeeded, 1 failed, 0 released" in out
     shown = cli.json("show", ok, "--json")
     assert shown["run"]["status"] == "succeeded"
+
+
+SLEEPY = '''
+import time
+from pathlib import Path
+
+import legato as lg
+
+
+@lg.task
+def nap(seconds: float) -> float:
+    Path(__file__).with_name("napping").touch()
+    time.sleep(seconds)
+    return seconds
+
+
+@lg.flow
+def sleepy(seconds: float = 60.0) -> float:
+    return nap(seconds)
+'''
+
+
+def test_ctrl_c_twice_releases_the_runs_under_way_at_once(cli: Cli, legato: Script,
+                                                         project: Path) -> None:
+    (project / "sleepy.py").write_text(SLEEPY)
+    run_id = cli.json("trigger", "sleepy.py", "sleepy", "--json")["run_id"]
+    worker = subprocess.Popen([*legato.command, "worker", "--grace", "60"], cwd=project,
+                              env=legato.env(), stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not (project / "napping").exists():
+            assert time.monotonic() < deadline and worker.poll() is None
+            time.sleep(0.05)
+        worker.send_signal(signal.SIGINT)
+        time.sleep(0.3)
+        assert worker.poll() is None  # waiting for the run, up to the grace period
+        stopped_at = time.monotonic()
+        worker.send_signal(signal.SIGINT)
+        out, err = worker.communicate(timeout=30)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+    assert time.monotonic() - stopped_at < 10
+    assert worker.returncode == 0, err
+    assert "worker stopped: 0 succeeded, 0 failed, 1 released" in out
+    run = cli.json("show", run_id, "--json")["run"]
+    assert run["status"] == "running"
+    assert run["lease_token"] == 2
+    assert run["lease_expires_at"] <= time.time()

@@ -41,7 +41,7 @@ def worker(
     requested (a changed file is loaded again), unless a file or module is named here: then
     every run executes against those. SIGTERM or Ctrl-C stops claiming and lets the runs
     under way finish for the grace period; those still running are then released for
-    another worker to take over at once (Ctrl-C twice: release them now).
+    another worker to take over at once (a second SIGTERM or Ctrl-C: release them now).
 
     Example: legato worker --slots 8
     """
@@ -63,11 +63,18 @@ def worker(
     console.print(f"worker {the_worker.owner}: {the_worker.slots} slots on "
                   f"{_where(settings.store_url)}", style="dim", markup=False, soft_wrap=True)
     thread = threading.Thread(target=the_worker.run, args=(stop,), name="legato-worker")
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+    def on_signal(*_: object) -> None:  # the first stops claiming; the second hurries
+        if stop.is_set():
+            the_worker.hurry()
+        stop.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         _watch(console, the_worker, thread, stop, ends)
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     stats = the_worker.stats()
     console.print(f"worker stopped: {stats.succeeded} succeeded, {stats.failed} failed, "
                   f"{stats.released} released", markup=False)
@@ -79,12 +86,7 @@ def _watch(console: Console, the_worker: Worker, thread: threading.Thread,
     thread.start()
     with console.status(_status(the_worker, stop)) as line:
         while thread.is_alive():
-            try:
-                thread.join(STATUS_EVERY_S)
-            except KeyboardInterrupt:
-                if stop.is_set():
-                    the_worker.hurry()
-                stop.set()
+            thread.join(STATUS_EVERY_S)
             while ends:
                 _print_end(console, ends.pop(0))
             line.update(_status(the_worker, stop))
