@@ -106,7 +106,7 @@ def _measure(project: Path, url: str, args: argparse.Namespace) -> dict[str, obj
         events = [queued_event(new_run_id(), kind="flow", target="noop", params={"x": i},
                                source=source) for i in range(n)]
         for start in range(0, n, 1000):
-            enqueue(store, events[start:start + 1000])
+            assert all(enqueue(store, events[start:start + 1000])), "a run id was reused"
         return [e.run_id for e in events]
 
     runs = schema.runs
@@ -135,9 +135,6 @@ def _measure(project: Path, url: str, args: argparse.Namespace) -> dict[str, obj
             claims = store.read(select(func.count()).select_from(schema.events)
                                 .where(schema.events.c.kind == "run_claimed"))[0][0]
             if ok != args.runs:
-                print(store.read(select(runs.c.status, func.count()).group_by(runs.c.status)))
-                time.sleep(1)
-                print(store.read(select(runs.c.status, func.count()).group_by(runs.c.status)))
                 bad = store.read(select(runs.c.run_id, runs.c.status, runs.c.error)
                                  .where(runs.c.status != "succeeded").limit(5))
                 raise AssertionError(f"{ok} of {args.runs} runs succeeded; e.g. {bad}")
