@@ -124,4 +124,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="iterations of the random kill -9 test, per backend (default: "
         "LEGATO_KILL_ITERATIONS, else 30)",
     )
-
+    parser.addoption(
+        "--scheduler-seconds", type=float, default=None,
+        help="how long the scheduler kill test kills and restarts its schedulers (default: "
+        "LEGATO_SCHEDULER_SECONDS, else 60)",
+    )

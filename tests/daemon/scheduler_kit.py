@@ -5,7 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -93,3 +100,82 @@ def materialized(store: SqlStore, asset_key: str, materialization_id: str, at: f
 def minutes(start: dt.datetime, *offsets: int) -> list[str]:
     """Tick keys ``start + n minutes``."""
     return [(start + dt.timedelta(minutes=n)).strftime("%Y-%m-%dT%H:%M:%SZ") for n in offsets]
+
+
+# -- scheduler processes ------------------------------------------------------------------
+
+
+class SchedulerProcess:
+    """``legato scheduler FILE.py`` in a child process; its output goes to files that
+    outlive restarts (``stdout.log``, ``stderr.log`` in its folder)."""
+
+    def __init__(self, project: Path, name: str, defs_file: str, env: dict[str, str]) -> None:
+        self.project = project
+        self.name = name
+        self.defs_file = defs_file
+        self.env = env
+        self.folder = project / f"proc-{name}"
+        self.folder.mkdir(exist_ok=True)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self) -> None:
+        with (self.folder / "stdout.log").open("ab") as out, \
+                (self.folder / "stderr.log").open("ab") as err:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "legato.cli.main", "scheduler", self.defs_file],
+                cwd=self.project, env=self.env, stdout=out, stderr=err)
+        self.starts += 1
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill(self) -> None:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(30)
+
+    def stop(self, timeout: float = 30) -> int:
+        """SIGTERM, and its exit code."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout)
+
+    def stderr(self) -> str:
+        return (self.folder / "stderr.log").read_text(errors="replace")
+
+    def stdout(self) -> str:
+        return (self.folder / "stdout.log").read_text(errors="replace")
+
+
+def child_env(project: Path, **settings: str) -> dict[str, str]:
+    """The environment of a scheduler process: this one's, with LEGATO_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
+    env["LEGATO_HOME"] = str(project / ".legato")
+    env.update({f"LEGATO_{k.upper()}": v for k, v in settings.items()})
+    return env
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def grid(first: str, last: str, seconds: int = 1) -> list[str]:
+    """The tick keys from ``first`` to ``last``, every ``seconds``."""
+    start = dt.datetime.strptime(first, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    end = dt.datetime.strptime(last, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    keys = []
+    while start <= end:
+        keys.append(start.strftime("%Y-%m-%dT%H:%M:%SZ"))
+        start += dt.timedelta(seconds=seconds)
+    return keys

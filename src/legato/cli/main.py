@@ -18,6 +18,7 @@ from legato.cli.commands import (
     resume,
     run,
     runs,
+    scheduler,
     schedules,
     show,
 )
@@ -65,6 +66,7 @@ app.command("show")(show.show)
 app.command("logs")(logs.logs)
 app.command("assets")(assets.assets)
 app.command("schedules")(schedules.schedules)
+app.command("scheduler")(scheduler.scheduler)
 
 
 def main() -> None:

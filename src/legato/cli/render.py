@@ -206,25 +206,48 @@ def assets_table(rows: Sequence[tuple[str, MaterializationRecord | None]]) -> Ta
 
 def schedules_table(schedules: Mapping[str, ScheduleDefinition],
                     rows: Sequence[dict[str, Any]]) -> Table:
-    """One row per schedule; its next fire times one per line, local and UTC."""
+    """One row per schedule, sensor and asset trigger; next fire times one per line, local
+    and UTC; paused or active, and the last tick."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("schedule", overflow="fold")
+    table.add_column("name", overflow="fold")
     table.add_column("runs", overflow="fold")
-    table.add_column("when", no_wrap=True)
+    table.add_column("when", overflow="fold")
     table.add_column("catch-up", no_wrap=True)
     table.add_column("next (local)", no_wrap=True)
     table.add_column("next (UTC)", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("last tick", overflow="fold")
     for row in rows:
-        item = schedules[row["name"]]
-        when = (f"{row['cron']}\n{row['timezone']}" if row["cron"] is not None
-                else row["cadence"])
-        policy = item.spec.catch_up
-        catch_up = f"all ≤{policy.limit}" if policy.policy == "all" else policy.policy
-        local = "\n".join(_short_time(t["local"], row["timezone"]) for t in row["next"])
+        target = row["target"]
+        runs = (f"flow {target['flow']}" if "flow" in target
+                else f"assets {', '.join(target['selection'])}")
+        catch_up = "-"
+        when = row["cadence"]
+        timezone = row.get("timezone")
+        if row["kind"] == "schedule":
+            policy = schedules[row["name"]].spec.catch_up
+            catch_up = f"all ≤{policy.limit}" if policy.policy == "all" else policy.policy
+            if row["cron"] is not None:
+                when = f"{row['cron']}\n{timezone}"
+        local = "\n".join(_short_time(t["local"], timezone) for t in row["next"])
         utc = "\n".join(_short_time(t["at"]) for t in row["next"])
-        table.add_row(Text(row["name"]), Text(item.target), Text(when), catch_up,
-                      local or "never", utc or "-")
+        state = Text("paused", style="yellow") if row["paused"] else Text("active")
+        table.add_row(Text(row["name"]), Text(runs), Text(when), catch_up,
+                      local or ("-" if row["kind"] == "asset_trigger" else "never"),
+                      utc or "-", state, _last_tick(row))
     return table
+
+
+def _last_tick(row: Mapping[str, Any]) -> Text:
+    tick = row.get("last_tick")
+    if tick is None:
+        return Text("-", style="dim")
+    style = {"requested": "green", "failed": "red"}.get(tick["status"], "dim")
+    text = Text(f"{timestamp(tick['at'])} ") + Text(tick["status"], style=style)
+    detail = tick["detail"] if tick["status"] != "requested" else tick["run_id"]
+    if detail:
+        text += Text(f": {detail.splitlines()[0]}")
+    return text
 
 
 def _short_time(iso: str, tz: str | None = None) -> str:

@@ -15,7 +15,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, desc, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    desc,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 
 from legato.store import schema
 from legato.store.dialects import compile_dialect, insert_for
@@ -121,6 +131,14 @@ def list_ticks(store: SqlStore, trigger_key: str | None = None, *, limit: int = 
     if trigger_key is not None:
         query = query.where(ticks.c.trigger_key == trigger_key)
     return [TickRecord(**row._mapping) for row in store.read(query)]
+
+
+def last_ticks(store: SqlStore) -> dict[str, TickRecord]:
+    """The newest tick of every trigger that has one, by trigger key."""
+    ticks = schema.trigger_ticks
+    newest = select(func.max(ticks.c.tick_id)).group_by(ticks.c.trigger_key)
+    rows = store.read(select(ticks).where(ticks.c.tick_id.in_(newest.scalar_subquery())))
+    return {row.trigger_key: TickRecord(**row._mapping) for row in rows}
 
 
 def daemon_holder(store: SqlStore, role: str) -> tuple[str, float] | None:
