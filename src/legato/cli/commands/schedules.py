@@ -56,7 +56,10 @@ def schedules(
     from legato.scheduler.timezones import UTC, parse_instant
     from legato.settings import load_settings
 
-    file, rest = split_file(None, args)
+    given = list(args or [])
+    files = [arg for arg in given if arg.endswith(".py")]
+    file, rest = split_file(None, given) if len(files) != 1 else (
+        files[0], [arg for arg in given if arg != files[0]])
     settings = load_settings()
     if rest:
         if rest[0] not in ACTIONS or len(rest) != 2:
