@@ -364,6 +364,8 @@ class Scheduler:
 
     def _sleep(self, report: TickReport) -> float:
         longest = self.settings.scheduler_tick
+        if self.active:  # wake up in time to renew the lease
+            longest = min(longest, self.lease_ttl / 3)
         if report.next_due is None:
             return longest
         until = (report.next_due - self.clock()).total_seconds()

@@ -21,8 +21,10 @@ setting). One that raises or takes too long gives a failed tick with the error: 
 cursor is left as it was, and the scheduler goes on with the other triggers. A hung
 function's thread cannot be stopped: the sensor is not evaluated again until it returns.
 
-Sensors are evaluated on a grid of ``interval`` through the Unix epoch, at most once per
-grid tick, whichever scheduler process does it (the tick is kept in the cursor).
+Sensors are evaluated on a grid of ``interval`` through the Unix epoch: one evaluation per
+grid tick is saved, whichever scheduler process made it (the tick is kept in the cursor).
+With several schedulers on PostgreSQL, two may call the function for the same tick; only
+one's requests and cursor are kept.
 """
 
 from __future__ import annotations
