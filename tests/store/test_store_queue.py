@@ -7,11 +7,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from store_kit import all_events, new_run_id
+from store_kit import BackendSuite, OnPostgres, OnSqlite, all_events, new_run_id
 
 from legato.errors import IllegalTransition
 from legato.store import queue, triggers
@@ -26,16 +24,7 @@ def request(target: str = "nightly", *, key: str | None = None, priority: int = 
                               priority=priority, tags=tags, at=at)
 
 
-class QueueConformance:
-    @pytest.fixture
-    def url(self) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def store(self, url: str) -> Iterator[SqlStore]:
-        with SqlStore(url) as store:
-            yield store
-
+class QueueConformance(BackendSuite):
     def test_a_key_enqueues_one_run(self, store: SqlStore) -> None:
         first = request(key="schedule:nightly@2026-11-21T03:00:00Z")
         again = request(key="schedule:nightly@2026-11-21T03:00:00Z")
@@ -174,13 +163,9 @@ class QueueConformance:
         assert triggers.daemon_holder(store, "scheduler") is None
 
 
-class TestSqliteQueue(QueueConformance):
-    @pytest.fixture
-    def url(self, tmp_path: Path) -> str:
-        return f"sqlite:///{tmp_path / 'legato.db'}"
+class TestSqliteQueue(OnSqlite, QueueConformance):
+    pass
 
 
-class TestPostgresQueue(QueueConformance):
-    @pytest.fixture
-    def url(self, postgres_url: str) -> str:
-        return postgres_url
+class TestPostgresQueue(OnPostgres, QueueConformance):
+    pass
