@@ -15,17 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import (
-    and_,
-    bindparam,
-    desc,
-    func,
-    insert,
-    literal_column,
-    or_,
-    select,
-    update,
-)
+from sqlalchemy import and_, bindparam, desc, func, insert, literal_column, or_, select, update
 
 from legato.store import schema
 from legato.store.dialects import compile_dialect, compiled_once, insert_for
