@@ -25,7 +25,12 @@ from scheduler_kit import (
 import legato as lg
 from legato.settings import Settings
 from legato.store.sql_store import SqlStore
-from legato.store.triggers import read_triggers, set_paused
+from legato.store.triggers import (
+    daemon_holder,
+    hold_daemon,
+    read_triggers,
+    set_paused,
+)
 
 
 @lg.flow
@@ -235,6 +240,64 @@ def test_a_trigger_that_raises_is_recorded_and_the_others_still_run(
     assert [t.detail for t in failed] == ["schedule:broken failed: RuntimeError: cadence on "
                                           "fire"] * 2
     assert tick_keys(store, "schedule:fine") == minutes(T0, 1)
+
+
+def test_on_sqlite_the_loop_stands_by_while_another_host_holds_the_lease(
+        project: Any, store: SqlStore) -> None:
+    settings = Settings(home=project / ".legato", scheduler_tick=0.05)
+    defs = every_minute("latest")
+    assert hold_daemon(store, "scheduler", "elsewhere:1:abc", 1.0)  # a live one elsewhere
+    stop = threading.Event()
+    reports: list[Any] = []
+    with scheduler(settings, defs, Clock(), lease_ttl=5) as s:
+        loop = threading.Thread(target=s.run, args=(stop,),
+                                kwargs={"on_tick": reports.append})
+        loop.start()
+        try:
+            time.sleep(0.5)
+            assert not s.active and reports == []  # standing by
+            deadline = time.monotonic() + 10
+            while not s.active:
+                assert time.monotonic() < deadline, "it never took over"
+                time.sleep(0.02)
+            holder = daemon_holder(store, "scheduler")
+            assert holder is not None and holder[0] == s.owner
+            while not reports:
+                assert time.monotonic() < deadline
+                time.sleep(0.02)
+        finally:
+            stop.set()
+            loop.join(10)
+    assert not loop.is_alive()
+    assert daemon_holder(store, "scheduler") is None  # released on the way out
+
+
+def test_the_loop_retries_store_errors_without_ending(
+        project: Any, store: SqlStore, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from legato.errors import StoreError
+
+    settings = Settings(home=project / ".legato", scheduler_tick=0.01)
+    stop = threading.Event()
+    with scheduler(settings, every_minute("latest"), Clock()) as s:
+        original, calls = s.tick, []
+
+        def flaky() -> Any:
+            calls.append(1)
+            if len(calls) <= 2:
+                raise StoreError("database is locked")
+            stop.set()
+            return original()
+
+        monkeypatch.setattr(s, "tick", flaky)
+        monkeypatch.setattr("legato.daemon.scheduler.random.uniform", lambda a, b: 0.01)
+        with caplog.at_level("WARNING", logger="legato.daemon.scheduler"):
+            s.run(stop)
+    assert len(calls) == 3
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[:2] == [
+        "the store failed (database is locked); trying again in 0.0s"] * 2
+    assert all(r.exc_info is None for r in caplog.records)  # one line, no traceback
 
 
 # -- sensors ------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 
+from legato.engine.lease import new_owner, owner_is_dead
 from legato.errors import StoreError
 from legato.scheduler.asset_events import AssetTriggerDefinition
 from legato.scheduler.sensor import SensorDefinition
@@ -119,8 +120,6 @@ class Scheduler:
     def __init__(self, settings: Settings, definitions: Definitions, *,
                  clock: Callable[[], dt.datetime] | None = None, owner: str | None = None,
                  lease_ttl: float | None = None, store: SqlStore | None = None) -> None:
-        from legato.engine.lease import new_owner
-
         self.settings = settings
         self.definitions = definitions
         self.triggers: dict[str, Trigger] = definitions.triggers()
@@ -344,8 +343,16 @@ class Scheduler:
             self.active = False
 
     def _hold(self, stop: threading.Event) -> bool:
-        """Take or renew the scheduler lease; when another process holds it, stand by."""
-        if hold_daemon(self.store, ROLE, self.owner, self.lease_ttl):
+        """Take or renew the scheduler lease; when another process holds it, stand by
+        (unless it is a process of this host that died: then take over at once)."""
+        held = hold_daemon(self.store, ROLE, self.owner, self.lease_ttl)
+        holder = None if held else daemon_holder(self.store, ROLE)
+        if holder is not None and owner_is_dead(holder[0]):  # killed, on this host
+            logger.info("the scheduler that held the lease (%s) has died: taking over",
+                        holder[0])
+            release_daemon(self.store, ROLE, holder[0])
+            held = hold_daemon(self.store, ROLE, self.owner, self.lease_ttl)
+        if held:
             if not self.active:
                 logger.info("scheduler %s is active (it holds the scheduler lease)",
                             self.owner)
@@ -353,7 +360,6 @@ class Scheduler:
             self.active, self._standing_by = True, False
             return True
         if not self._standing_by:
-            holder = daemon_holder(self.store, ROLE)
             who = holder[0] if holder else "another process"
             logger.info("another scheduler (%s) is active on this store; standing by "
                         "until its lease expires", who)
