@@ -560,3 +560,24 @@ def test_the_same_materializations_make_the_same_run_key(settings: Settings,
     assert enqueue(store, [queued_event("x" * 16, kind="assets", target="report", params={},
                                         source=None, idempotency_key=run.idempotency_key)]) \
         == [False]
+
+
+def test_evaluations_saved_together_keep_their_compare_and_set_each(
+        settings: Settings, store: SqlStore) -> None:
+    """A pass saves many triggers in one transaction; one whose state moved since it was
+    read is dropped alone (another scheduler saved it), the others are saved."""
+    from legato.store.triggers import EvaluationSave, save_evaluations
+
+    defs = lg.Definitions(flows=[nightly], schedules=[
+        lg.schedule(nightly, lg.every("1m"), name=f"s{i}") for i in range(3)])
+    clock = Clock()
+    with scheduler(settings, defs, clock) as s:
+        s.tick()
+    states = read_triggers(store)
+    set_paused(store, "schedule:s1", False)  # moves s1's version on: its state is stale
+    saved = save_evaluations(store, [
+        EvaluationSave(trigger_key=f"schedule:s{i}", seen=states[f"schedule:s{i}"],
+                       cursor=f"c{i}") for i in (2, 1, 0)])
+    assert saved == [[], None, []]
+    assert [cursor(store, f"schedule:s{i}") for i in range(3)] == [
+        "c0", states["schedule:s1"].cursor, "c2"]

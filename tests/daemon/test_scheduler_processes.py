@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,8 +103,8 @@ def test_three_schedulers_killed_at_random_make_each_tick_run_once(
         if rng.random() < 0.8:
             victim.kill()
             kills += 1
-        else:
-            assert victim.stop() == 0, victim.stderr()
+        else:  # a clean stop (or, while it still starts, SIGTERM's default: the end)
+            assert victim.stop() in (0, -signal.SIGTERM), victim.stderr()
             stops += 1
         time.sleep(rng.uniform(0.0, 1.0))
         victim.start()

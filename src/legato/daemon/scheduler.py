@@ -4,8 +4,9 @@ which enqueues the runs they request for workers to claim.
 Each pass (``tick``) reads every trigger's state from the store, evaluates the triggers
 that are due with the cursor stored for them, and saves each evaluation with
 ``save_evaluation``: the new cursor, the runs (each under its unique key
-``<trigger>@<tick>``) and the ticks' history, in one transaction that only applies if
-nobody saved the trigger since it was read (compare-and-set). So a tick makes one run
+``<trigger>@<tick>``) and the ticks' history, which only apply if nobody saved the
+trigger since it was read (compare-and-set). The evaluations of one pass are saved up to
+``BATCH`` per transaction, in trigger-key order. So a tick makes one run
 at most, whichever scheduler evaluated it, and a restarted scheduler goes on from the
 stored cursor: it neither skips nor repeats a tick beyond the trigger's catch-up policy.
 
@@ -47,6 +48,7 @@ from legato.store.queue import queued_event
 from legato.store.records import Event
 from legato.store.sql_store import SqlStore
 from legato.store.triggers import (
+    EvaluationSave,
     TickRecord,
     TriggerState,
     daemon_holder,
@@ -54,6 +56,7 @@ from legato.store.triggers import (
     read_triggers,
     release_daemon,
     save_evaluation,
+    save_evaluations,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +69,8 @@ ROLE = "scheduler"
 MAX_KEY = 255
 """Longest run key and tick key the store keeps; longer ones (a sensor's run_key) are
 shortened to a digest."""
+BATCH = 100
+"""Evaluations saved per transaction: one commit for many triggers due at once."""
 MAX_FAILURE_DELAY = 60.0
 MAX_STORE_DELAY = 30.0
 
@@ -157,30 +162,35 @@ class Scheduler:
         self._record_orphans(states, now, counts)
         due = [key for key in self.triggers if self._due.get(key, now) <= now]
         materializations = self._materializations(due)
+        pending: list[tuple[str, TriggerState | None, _Outcome]] = []
         for key in due:
             state = states.get(key)
             outcome = self._evaluate(self.triggers[key], state, now, materializations)
             if outcome is None:  # nothing new: nothing to write
                 self._due[key] = self._next(key, state.cursor if state else None, now)
-                continue
-            counts["evaluated"] += 1
-            saved = save_evaluation(self.store, key, state, cursor=outcome.cursor,
-                                    requests=outcome.events, ticks=outcome.ticks,
-                                    error=outcome.error)
-            if saved is None:
-                counts["lost"] += 1
-                self._due[key] = now  # look again, at the state the other one saved
-                continue
-            counts["requested"] += sum(saved)
-            counts["skipped"] += (sum(t.status == "skipped" for t in outcome.ticks)
-                                  + saved.count(False))
-            if outcome.error is not None:
-                failed.append(key)
-                self._due[key] = self._after_failure(key, outcome.cursor, now,
-                                                     state.cursor if state else None)
             else:
-                self._failures.pop(key, None)
-                self._due[key] = self._next(key, outcome.cursor, now)
+                pending.append((key, state, outcome))
+        for start in range(0, len(pending), BATCH):
+            batch = pending[start:start + BATCH]
+            results = save_evaluations(self.store, [EvaluationSave(
+                trigger_key=key, seen=state, cursor=outcome.cursor, requests=outcome.events,
+                ticks=outcome.ticks, error=outcome.error) for key, state, outcome in batch])
+            for (key, state, outcome), saved in zip(batch, results, strict=True):
+                counts["evaluated"] += 1
+                if saved is None:
+                    counts["lost"] += 1
+                    self._due[key] = now  # look again, at the state the other one saved
+                    continue
+                counts["requested"] += sum(saved)
+                counts["skipped"] += (sum(t.status == "skipped" for t in outcome.ticks)
+                                      + saved.count(False))
+                if outcome.error is not None:
+                    failed.append(key)
+                    self._due[key] = self._after_failure(key, outcome.cursor, now,
+                                                         state.cursor if state else None)
+                else:
+                    self._failures.pop(key, None)
+                    self._due[key] = self._next(key, outcome.cursor, now)
         next_due = min(self._due.values(), default=None)
         return TickReport(at=now, failed=tuple(failed), next_due=next_due, **counts)
 

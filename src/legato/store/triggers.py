@@ -145,35 +145,68 @@ def save_evaluation(store: SqlStore, trigger_key: str, seen: TriggerState | None
     order of ``ticks`` with status ``requested``) and its ticks. None when another
     scheduler saved an evaluation first (nothing is written); else, per request, whether
     it was enqueued (False: its tick had its run already)."""
+    return save_evaluations(store, [EvaluationSave(
+        trigger_key=trigger_key, seen=seen, cursor=cursor, requests=requests, ticks=ticks,
+        error=error)])[0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvaluationSave:
+    """One evaluation to save: the arguments of ``save_evaluation``."""
+
+    trigger_key: str
+    seen: TriggerState | None
+    cursor: str | None
+    requests: Sequence[Event] = ()
+    ticks: Sequence[TickRecord] = ()
+    error: str | None = None
+
+
+def save_evaluations(store: SqlStore, saves: Sequence[EvaluationSave]
+                     ) -> list[list[bool] | None]:
+    """Save several evaluations in one transaction (one commit for many triggers), each
+    as ``save_evaluation`` would, in the order of their trigger keys (so that two
+    schedulers saving overlapping sets lock the rows in the same order): per evaluation,
+    None or whether each request was enqueued."""
     q = _sql(store)
     now = time.time()
 
-    def work(cursor_: Any, sql: Statements) -> list[bool] | None:
-        params = {"key": trigger_key, "cursor": cursor, "now": now, "evaluated_at": now,
-                  "error": error}
-        if seen is None:
-            cursor_.execute(q.create, {**params, "paused": 0})
-        else:
-            cursor_.execute(q.save, {**params, "seen": seen.version})
-        if cursor_.rowcount != 1:
-            return None
-        enqueued = enqueue_in(cursor_, sql, requests)
-        by_tick = iter(zip(requests, enqueued, strict=True))
-        rows = []
-        for tick in ticks:
-            status, run_id, detail = tick.status, tick.run_id, tick.detail
-            if status == "requested":
-                request, done = next(by_tick)
-                run_id = request.run_id if done else None
-                if not done:
-                    status, detail = "skipped", "its run was requested before"
-            rows.append({"trigger_key": tick.trigger_key, "tick_key": tick.tick_key,
-                         "at": tick.at, "status": status, "run_id": run_id, "detail": detail})
-        if rows:
-            cursor_.executemany(q.tick, rows)
-        return enqueued
+    def work(cursor_: Any, sql: Statements) -> list[list[bool] | None]:
+        done: dict[int, list[bool] | None] = {}
+        for i in sorted(range(len(saves)), key=lambda i: saves[i].trigger_key):
+            done[i] = _save_in(cursor_, sql, q, now, saves[i])
+        return [done[i] for i in range(len(saves))]
 
+    if not saves:
+        return []
     return store.writer.transact(work)
+
+
+def _save_in(cursor_: Any, sql: Statements, q: _TriggerSql, now: float,
+             save: EvaluationSave) -> list[bool] | None:
+    params = {"key": save.trigger_key, "cursor": save.cursor, "now": now,
+              "evaluated_at": now, "error": save.error}
+    if save.seen is None:
+        cursor_.execute(q.create, {**params, "paused": 0})
+    else:
+        cursor_.execute(q.save, {**params, "seen": save.seen.version})
+    if cursor_.rowcount != 1:
+        return None
+    enqueued = enqueue_in(cursor_, sql, save.requests)
+    by_tick = iter(zip(save.requests, enqueued, strict=True))
+    rows = []
+    for tick in save.ticks:
+        status, run_id, detail = tick.status, tick.run_id, tick.detail
+        if status == "requested":
+            request, done = next(by_tick)
+            run_id = request.run_id if done else None
+            if not done:
+                status, detail = "skipped", "its run was requested before"
+        rows.append({"trigger_key": tick.trigger_key, "tick_key": tick.tick_key,
+                     "at": tick.at, "status": status, "run_id": run_id, "detail": detail})
+    if rows:
+        cursor_.executemany(q.tick, rows)
+    return enqueued
 
 
 def set_paused(store: SqlStore, trigger_key: str, paused: bool) -> None:
