@@ -12,6 +12,7 @@ import typer
 
 from legato.cli.commands import (
     assets,
+    backfill,
     init,
     logs,
     materialize,
@@ -64,6 +65,7 @@ app.command("runs")(runs.runs)
 app.command("show")(show.show)
 app.command("logs")(logs.logs)
 app.command("assets")(assets.assets)
+app.command("backfill")(backfill.backfill)
 app.command("schedules")(schedules.schedules)
 
 

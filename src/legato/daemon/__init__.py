@@ -1,0 +1,1 @@
+"""Long-running parts of ``legato serve``: the scheduler, workers, and backfills."""
