@@ -119,9 +119,30 @@ def plan_backfill(definitions: Definitions, selection: Selection, *,
                              hint="--max-concurrent 4 runs four partitions at a time")
     selected = resolve_selection(definitions.graph, selection)
     partitions = backfill_partitions(definitions, selected)
-    now = dt.datetime.now(dt.UTC)  # only ended windows: a backfill computes the past
     spec: dict[str, Any] = {"selection": selected, "params": dict(params or {}),
                             "source": definitions.source, "rerun_of": rerun_of}
+    try:
+        total, first_key = _partitions_asked(partitions, spec, first=first, last=last,
+                                             keys=keys, yes=yes)
+    except PartitionError as error:
+        if error.hint is None:
+            error.hint = f"the partitions are {partitions.describe()}"
+        raise
+    _confirm(total, yes)
+    check_run_partition(definitions.graph, selected, first_key)  # the selection fits a run
+    target = ",".join(selected) if len(selected) <= 8 else f"{len(selected)} assets"
+    return BackfillRecord(
+        backfill_id=new_run_id(), kind="assets", target=target, spec=spec,
+        status=BackfillStatus.RUNNING, max_concurrent=max_concurrent, total=total,
+        cursor=None, created_at=time.time())
+
+
+def _partitions_asked(partitions: Partitions, spec: dict[str, Any], *, first: str | None,
+                      last: str | None, keys: Sequence[str] | None, yes: bool
+                      ) -> tuple[int, str]:
+    """Check the range or list of keys, and record it in ``spec``: how many partitions,
+    and the first one."""
+    now = dt.datetime.now(dt.UTC)  # only ended windows: a backfill computes the past
     if keys is not None:
         if first is not None or last is not None:
             raise PartitionError("give either a range (from, to) or a list of partitions, "
@@ -140,13 +161,7 @@ def plan_backfill(definitions: Definitions, selection: Selection, *,
                 f"there are no partitions to backfill ({partitions.describe()}) in that range",
                 hint="name a range of ended partitions: --from KEY --to KEY")
         spec["first"], spec["last"], first_key = found_first, last_key, found_first
-    _confirm(total, yes)
-    check_run_partition(definitions.graph, selected, first_key)  # the selection fits a run
-    target = ",".join(selected) if len(selected) <= 8 else f"{len(selected)} assets"
-    return BackfillRecord(
-        backfill_id=new_run_id(), kind="assets", target=target, spec=spec,
-        status=BackfillStatus.RUNNING, max_concurrent=max_concurrent, total=total,
-        cursor=None, created_at=time.time())
+    return total, first_key
 
 
 def _count(keys: Iterator[str], yes: bool) -> tuple[int, str | None, str | None]:
