@@ -36,6 +36,11 @@ def test_a_backfill_runs_every_partition_and_reports(cli: Cli, kit: Path,
     assert [b["backfill_id"] for b in listed] == [status["backfill_id"]]
     shown = cli("backfill", "status")
     assert status["backfill_id"] in shown.output and "20/20" in shown.output
+    assets = {a["asset_key"]: a for a in cli.json("assets", "bf_assets.py", "--json")}
+    assert assets["days"]["partitions"] == {"definition": "daily from 2020-01-01 (UTC)",
+                                            "materialized": 20}
+    assert "partitions" not in assets["plain"]
+    assert "20 of daily from 2020-01-01 (UTC)" in cli("assets", "bf_assets.py").output
 
 
 def test_failed_partitions_exit_1_and_rerun(cli: Cli, kit: Path) -> None:

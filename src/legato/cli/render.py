@@ -186,21 +186,28 @@ def run_header(run: RunRecord) -> Table:
     return grid
 
 
-def assets_table(rows: Sequence[tuple[str, MaterializationRecord | None]]) -> Table:
+def assets_table(rows: Sequence[tuple[str, MaterializationRecord | None]],
+                 partitions: Mapping[str, str] | None = None) -> Table:
+    """One row per asset; with ``partitions`` (asset -> "12 of daily from ..."), a column
+    of how many partitions were materialized."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("asset", overflow="fold")
     table.add_column("materialized")
     table.add_column("run")
     table.add_column("rows", justify="right")
     table.add_column("data version")
+    if partitions:
+        table.add_column("partitions", overflow="fold")
     now = time.time()
     for key, record in rows:
+        extra = [Text(partitions.get(key, ""), style="dim")] if partitions else []
         if record is None:
-            table.add_row(Text(key), Text("never materialized", style="dim"), "", "", "")
+            table.add_row(Text(key), Text("never materialized", style="dim"), "", "", "",
+                          *extra)
         else:
             rows_text = "-" if record.row_count is None else f"{record.row_count:,}"
             table.add_row(Text(key), ago(record.created_at, now), record.run_id, rows_text,
-                          record.data_version)
+                          record.data_version, *extra)
     return table
 
 
