@@ -88,10 +88,15 @@ def _execute_queued_runs(settings: Settings, definitions: Definitions, *, slots:
         with SqlStore(settings.store_url, durability=settings.durability) as store:
             orphans_at = 0.0
             while not halt.is_set():
-                if first and time.monotonic() - orphans_at > _ORPHANS_EVERY_S:
-                    orphans_at = time.monotonic()
-                    _resume_orphans(runner, store, definitions, backfill_id, run_ended)
-                claimed = queue.claim(store, owner, settings.lease_ttl)
+                try:
+                    if first and time.monotonic() - orphans_at > _ORPHANS_EVERY_S:
+                        orphans_at = time.monotonic()
+                        _resume_orphans(runner, store, definitions, backfill_id, run_ended)
+                    claimed = queue.claim(store, owner, settings.lease_ttl)
+                except StoreError as error:  # the store is busy or away: try again soon
+                    logger.warning("cannot claim queued runs: %s", error)
+                    halt.wait(1.0)
+                    continue
                 if not claimed:
                     with work:
                         work.wait(0.2)
