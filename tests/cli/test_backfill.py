@@ -116,3 +116,34 @@ def test_materialize_one_partition(cli: Cli, kit: Path) -> None:
     assert bad.exit_code == 2 and "before the first partition" in bad.output
     missing = cli("materialize", "bf_assets.py", "days")
     assert missing.exit_code == 2 and "--partition" in missing.output
+
+
+def test_ctrl_c_stops_the_command_and_resume_finishes_the_backfill(
+        cli: Cli, kit: Path, project: Path) -> None:
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
+    env.update(BACKFILL_LOG=str(project / "log.txt"), BODY_S="0.01")
+    command = subprocess.Popen(
+        [sys.executable, "-m", "legato.cli.main", "backfill", "bf_assets.py", "days",
+         "--from", "2021-01-01", "--to", "2021-12-31"],
+        cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # noqa: PLW1509
+    deadline = time.monotonic() + 60
+    while len(read_log(project / "log.txt")) < 20 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    command.send_signal(signal.SIGINT)
+    output, _ = command.communicate(timeout=60)
+    assert command.returncode == 130, output
+    assert "legato backfill resume" in output
+    status = json.loads(cli("backfill", "status", "last", "--json").stdout)
+    assert status["status"] == "running" and status["succeeded"] < 365
+    resumed = cli("backfill", "resume", status["backfill_id"], env={"BODY_S": "0"})
+    assert resumed.exit_code == 0, resumed.output
+    assert "completed: 365 succeeded" in resumed.output
+    assert set(executions(read_log(project / "log.txt")).values()) == {1}

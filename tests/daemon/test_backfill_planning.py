@@ -188,3 +188,22 @@ def test_unknown_backfill_ids_are_refused(store: SqlStore) -> None:
     with pytest.raises(BackfillNotFoundError) as caught:
         get_backfill(store, "nope")
     assert caught.value.hint == "list backfills with: legato backfill status"
+
+
+@pytest.mark.postgres
+def test_a_backfill_on_postgresql(defs: lg.Definitions, project: Path, postgres_url: str,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.daemon.backfill_kit import max_overlap
+
+    monkeypatch.setenv("BODY_S", "0.01")
+    settings = lg.Settings(home=project / ".legato", database_url=postgres_url)
+    with SqlStore(settings.store_url) as pg:
+        record, _ = start_backfill(pg, plan_backfill(defs, ["days"], first="2020-01-01",
+                                                     last="2020-01-30", max_concurrent=3))
+        progress = drive_backfill(settings, record.backfill_id, defs, slots=6)
+        assert (progress.status, progress.succeeded) == ("completed", 30)
+        latest = pg.latest_materialization("days", "2020-01-30")
+    assert latest is not None
+    rows = read_log(project / "log.txt")
+    assert set(executions(rows).values()) == {1} and len(rows) == 30
+    assert max_overlap((start, end) for _, start, end in rows) <= 3

@@ -191,7 +191,8 @@ def _resume(settings: Settings, backfill_id: str, module: str | None) -> ExitCod
             f"backfill {record.backfill_id} has ended ({record.status}): there is nothing "
             "to resume",
             hint=f"run its failed partitions again: legato backfill --rerun-failed "
-            f"{record.backfill_id}")
+            f"{record.backfill_id}" if record.status != BackfillStatus.COMPLETED
+            else f"see legato backfill status {record.backfill_id}")
     source = record.spec.get("source")
     if definitions_target(None, module, settings) is not None or not source:
         defs = load_project(None, module, settings, "backfill")
