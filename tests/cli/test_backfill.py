@@ -112,6 +112,8 @@ def test_materialize_one_partition(cli: Cli, kit: Path) -> None:
     assert result.exit_code == 0, result.output
     shown = cli.json("show", "last", "--json")
     assert shown["run"]["partition_key"] == "2020-01-05"
+    assert "partition  2020-01-05" in cli("show", "last").output
+    assert "days [2020-01-05]" in cli("runs").output
     bad = cli("materialize", "bf_assets.py", "days", "--partition", "2019-01-05")
     assert bad.exit_code == 2 and "before the first partition" in bad.output
     missing = cli("materialize", "bf_assets.py", "days")
