@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import and_, bindparam, desc, insert, literal_column, or_, select, update
 
 from legato.store import schema
-from legato.store.dialects import compile_dialect, insert_for
+from legato.store.dialects import compile_dialect, compiled_once, insert_for
 from legato.store.queue import enqueue_in
 from legato.store.records import Event
 
@@ -91,14 +91,8 @@ class _TriggerSql:
             daemons.c.role == bindparam("role"), daemons.c.owner == bindparam("owner"))))
 
 
-_compiled: dict[str, _TriggerSql] = {}
-
-
 def _sql(store: SqlStore) -> _TriggerSql:
-    found = _compiled.get(store.dialect)
-    if found is None:
-        found = _compiled[store.dialect] = _TriggerSql(store)
-    return found
+    return compiled_once(_TriggerSql, store)
 
 
 # -- reads --------------------------------------------------------------------------------
