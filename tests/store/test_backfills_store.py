@@ -5,11 +5,9 @@ per backfill, cancel cancels the queued runs only, and reads by partition."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from store_kit import ev, new_run_id
+from store_kit import BackendSuite, OnPostgres, OnSqlite, ev, new_run_id
 
 from legato.errors import BackfillNotFoundError
 from legato.store import queue
@@ -44,16 +42,7 @@ def _requests(backfill_id: str, keys: list[str]) -> list[object]:
             for key in keys]
 
 
-class BackfillStoreConformance:
-    @pytest.fixture
-    def url(self) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def store(self, url: str) -> Iterator[SqlStore]:
-        with SqlStore(url) as store:
-            yield store
-
+class BackfillConformance(BackendSuite):
     def test_rows_round_trip_and_are_found_by_prefix_or_last(self, store: SqlStore) -> None:
         create_backfill(store, _backfill("aaa111", at=1.0))
         create_backfill(store, _backfill("aab222", at=2.0))
@@ -117,14 +106,9 @@ class BackfillStoreConformance:
         assert store.get_run("last").partition_key == "2020-01-01"
 
 
-class TestSqliteBackfills(BackfillStoreConformance):
-    @pytest.fixture
-    def url(self, tmp_path: Path) -> str:
-        return f"sqlite:///{tmp_path / 'legato.db'}"
+class TestSqliteBackfills(OnSqlite, BackfillConformance):
+    pass
 
 
-@pytest.mark.postgres
-class TestPostgresBackfills(BackfillStoreConformance):
-    @pytest.fixture
-    def url(self, postgres_url: str) -> str:
-        return postgres_url
+class TestPostgresBackfills(OnPostgres, BackfillConformance):
+    pass

@@ -24,7 +24,7 @@ from sqlalchemy import and_, bindparam, desc, func, insert, literal_column, sele
 
 from legato.errors import BackfillNotFoundError
 from legato.store import schema
-from legato.store.dialects import compile_dialect
+from legato.store.dialects import compile_dialect, compiled_once
 from legato.store.queue import enqueue_in
 from legato.store.records import Event
 
@@ -81,14 +81,8 @@ class _BackfillSql:
             runs.c.backfill_id == bindparam("id"), runs.c.status == literal_column("'queued'"))))
 
 
-_compiled: dict[str, _BackfillSql] = {}
-
-
 def _sql(store: SqlStore) -> _BackfillSql:
-    found = _compiled.get(store.dialect)
-    if found is None:
-        found = _compiled[store.dialect] = _BackfillSql(store)
-    return found
+    return compiled_once(_BackfillSql, store)
 
 
 # -- reads --------------------------------------------------------------------------------
