@@ -153,6 +153,8 @@ def _partitions_asked(partitions: Partitions, spec: dict[str, Any], *, first: st
                                  hint="--partitions 2026-01-01,2026-01-02")
         total, spec["keys"], first_key = len(listed), listed, listed[0]
     else:
+        if first is not None:
+            partitions.validate(first)
         if last is not None:
             partitions.validate(last, now=now)
         total, found_first, last_key = _count(partitions.keys(first, last, now=now), yes)
