@@ -12,6 +12,7 @@ import typer
 
 from legato.cli.commands import (
     assets,
+    backfill,
     init,
     logs,
     materialize,
@@ -65,6 +66,7 @@ app.command("runs")(runs.runs)
 app.command("show")(show.show)
 app.command("logs")(logs.logs)
 app.command("assets")(assets.assets)
+app.command("backfill")(backfill.backfill)
 app.command("schedules")(schedules.schedules)
 app.command("scheduler")(scheduler.scheduler)
 

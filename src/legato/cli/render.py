@@ -153,7 +153,8 @@ def runs_table(runs: Sequence[RunRecord]) -> Table:
     table.add_column("error", overflow="fold")
     now = time.time()
     for run in runs:
-        table.add_row(run.run_id, run.kind, Text(run.target), status_text(run.status),
+        target = run.target + (f" [{run.partition_key}]" if run.partition_key else "")
+        table.add_row(run.run_id, run.kind, Text(target), status_text(run.status),
                       ago(run.created_at, now), duration(run.duration),
                       Text(run.error or "", style="red"))
     return table
@@ -165,6 +166,11 @@ def run_header(run: RunRecord) -> Table:
     grid.add_column(overflow="fold")
     grid.add_row("run", Text.assemble(run.run_id, "  ", status_text(run.status)))
     grid.add_row(run.kind, Text(run.target))
+    if run.partition_key is not None:
+        grid.add_row("partition", Text(run.partition_key))
+    if run.backfill_id is not None:
+        grid.add_row("backfill", Text(f"{run.backfill_id} (legato backfill status "
+                                      f"{run.backfill_id})"))
     grid.add_row("started", f"{timestamp(run.created_at)} ({ago(run.created_at)})")
     grid.add_row("duration", duration(run.duration) if run.ended_at else "still running")
     if run.params:
@@ -186,21 +192,28 @@ def run_header(run: RunRecord) -> Table:
     return grid
 
 
-def assets_table(rows: Sequence[tuple[str, MaterializationRecord | None]]) -> Table:
+def assets_table(rows: Sequence[tuple[str, MaterializationRecord | None]],
+                 partitions: Mapping[str, str] | None = None) -> Table:
+    """One row per asset; with ``partitions`` (asset -> "12 of daily from ..."), a column
+    of how many partitions were materialized."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("asset", overflow="fold")
     table.add_column("materialized")
     table.add_column("run")
     table.add_column("rows", justify="right")
     table.add_column("data version")
+    if partitions:
+        table.add_column("partitions", overflow="fold")
     now = time.time()
     for key, record in rows:
+        extra = [Text(partitions.get(key, ""), style="dim")] if partitions else []
         if record is None:
-            table.add_row(Text(key), Text("never materialized", style="dim"), "", "", "")
+            table.add_row(Text(key), Text("never materialized", style="dim"), "", "", "",
+                          *extra)
         else:
             rows_text = "-" if record.row_count is None else f"{record.row_count:,}"
             table.add_row(Text(key), ago(record.created_at, now), record.run_id, rows_text,
-                          record.data_version)
+                          record.data_version, *extra)
     return table
 
 

@@ -1,1 +1,1 @@
-"""Long-running processes: the scheduler and workers."""
+"""Long-running parts of ``legato serve``: the scheduler, workers and backfills."""
