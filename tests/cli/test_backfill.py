@@ -43,6 +43,17 @@ def test_a_backfill_runs_every_partition_and_reports(cli: Cli, kit: Path,
     assert "20 of daily from 2020-01-01 (UTC)" in cli("assets", "bf_assets.py").output
 
 
+def test_detach_only_creates_the_backfill(cli: Cli, kit: Path, project: Path) -> None:
+    result = cli("backfill", "bf_assets.py", "days", "--from", "2020-01-01", "--to",
+                 "2020-01-03", "--detach")
+    assert result.exit_code == 0, result.output
+    assert "detached" in result.output and "legato backfill status" in result.output
+    status = cli.json("backfill", "status", "last", "--json")
+    assert status["status"] == "running" and status["succeeded"] == 0
+    assert status["queued"] == status["running"] == 0  # nothing planned nor run here
+    assert not (project / "log.txt").exists() or read_log(project / "log.txt") == []
+
+
 def test_failed_partitions_exit_1_and_rerun(cli: Cli, kit: Path) -> None:
     failing = {"FAIL_ON": "2020-01-02"}
     result = cli("backfill", "bf_assets.py", "days", "--partitions",

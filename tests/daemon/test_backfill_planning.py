@@ -113,6 +113,35 @@ def test_advance_enqueues_up_to_the_limit_and_completes(defs: lg.Definitions,
     assert progress.status == "completed" and progress.succeeded == 7
 
 
+def test_the_scheduler_advances_running_backfills(defs: lg.Definitions,
+                                                  settings: lg.Settings,
+                                                  store: SqlStore) -> None:
+    """A backfill started without its driver (``legato backfill --detach``, or one whose
+    driver was stopped) goes on in the scheduler's passes, and ends there."""
+    from legato.daemon.scheduler import Scheduler
+
+    record, _ = start_backfill(store, plan_backfill(defs, ["days"], first="2020-01-01",
+                                                    last="2020-01-05", max_concurrent=2))
+    with Scheduler(settings, defs, store=store) as scheduler:
+        report = scheduler.tick()
+        assert report.backfills == 1 and "1 backfill advanced" in report.describe()
+        assert run_counts(store, record.backfill_id) == {"queued": 2}
+        for _ in range(10):
+            for run in queue.claim(store, "test", 60, limit=10):
+                store.commit([lg_event(run.run_id, "run_succeeded")])
+            scheduler.tick()
+            if get_backfill(store, record.backfill_id).status != "running":
+                break
+        assert get_backfill(store, record.backfill_id).status == "completed"
+        assert scheduler.tick().backfills == 0  # an ended backfill is left alone
+        other = lg.Definitions(assets=[])  # definitions without its assets leave it be
+        again, _ = start_backfill(store, plan_backfill(defs, ["days"], first="2020-01-06",
+                                                       last="2020-01-06"))
+    with Scheduler(settings, other, store=store) as stranger:
+        assert stranger.tick().backfills == 0
+    assert run_counts(store, again.backfill_id) == {}
+
+
 def lg_event(run_id: str, kind: str) -> object:
     import time
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 
 from legato.engine.lease import new_owner, owner_is_dead
-from legato.errors import StoreError
+from legato.errors import LegatoError, StoreError
 from legato.scheduler.asset_events import AssetTriggerDefinition
 from legato.scheduler.sensor import SensorDefinition
 from legato.scheduler.timezones import UTC
@@ -89,6 +89,8 @@ class TickReport:
     """Keys of the triggers whose evaluation failed."""
     lost: int = 0
     """Evaluations dropped because another scheduler saved the trigger first."""
+    backfills: int = 0
+    """Running backfills advanced (their next partitions enqueued, or ended)."""
     next_due: dt.datetime | None = None
 
     def describe(self) -> str:
@@ -99,6 +101,8 @@ class TickReport:
             parts.append(f"{len(self.failed)} failed ({', '.join(self.failed)})")
         if self.lost:
             parts.append(f"{self.lost} saved by another scheduler")
+        if self.backfills:
+            parts.append(f"{self.backfills} backfill{'s' * (self.backfills != 1)} advanced")
         if self.next_due is not None:
             parts.append(f"next due {self.next_due.strftime('%H:%M:%S')}Z")
         return ", ".join(parts)
@@ -192,7 +196,31 @@ class Scheduler:
                     self._failures.pop(key, None)
                     self._due[key] = self._next(key, outcome.cursor, now)
         next_due = min(self._due.values(), default=None)
-        return TickReport(at=now, failed=tuple(failed), next_due=next_due, **counts)
+        return TickReport(at=now, failed=tuple(failed), next_due=next_due,
+                          backfills=self._advance_backfills(), **counts)
+
+    def _advance_backfills(self) -> int:
+        """Advance every running backfill of these definitions (``daemon/backfill.py``):
+        its next partitions are enqueued while fewer than its limit run, and it ends once
+        they all have. Several schedulers may do so at once (planning is compare-and-set).
+        A backfill of assets these definitions do not have is left to whoever has them."""
+        from legato.daemon.backfill import advance_backfill
+        from legato.store.backfills import list_backfills
+
+        advanced = 0
+        for backfill in list_backfills(self.store, status="running", limit=100):
+            if not all(key in self.definitions.assets
+                       for key in backfill.spec.get("selection", ())):
+                continue
+            try:
+                advance_backfill(self.store, backfill, self.definitions)
+            except LegatoError as error:
+                if isinstance(error, StoreError):
+                    raise
+                logger.warning("backfill %s: %s", backfill.backfill_id, error)
+                continue
+            advanced += 1
+        return advanced
 
     def _evaluate(self, trigger: Trigger, state: TriggerState | None, now: dt.datetime,
                   materializations: Mapping[str, str] | None) -> _Outcome | None:

@@ -64,6 +64,12 @@ def backfill(
         typer.Option("--yes", "-y",
                      help="Go ahead with more than 10,000 partitions."),
     ] = False,
+    detach: Annotated[
+        bool,
+        typer.Option("--detach", "-d",
+                     help="Only create the backfill, and leave it to legato serve (or a "
+                     "scheduler and workers) to run."),
+    ] = False,
     param: ParamOption = None,
     json: JsonOption = False,
 ) -> None:
@@ -101,12 +107,13 @@ def backfill(
         raise typer.Exit(_resume(settings, rest[0], module))
     raise typer.Exit(_start(settings, items, module=module, first=first, last=last,
                             partitions=partitions, max_concurrent=max_concurrent,
-                            rerun_failed=rerun_failed, yes=yes, param=param))
+                            rerun_failed=rerun_failed, yes=yes, param=param, detach=detach))
 
 
 def _start(settings: Settings, items: list[str], *, module: str | None, first: str | None,
            last: str | None, partitions: str | None, max_concurrent: int | None,
-           rerun_failed: str | None, yes: bool, param: list[str] | None) -> ExitCode:
+           rerun_failed: str | None, yes: bool, param: list[str] | None,
+           detach: bool = False) -> ExitCode:
     from legato.cli.locate import load_project, split_file
     from legato.cli.params import parse_params
     from legato.daemon.backfill import DEFAULT_MAX_CONCURRENT, plan_backfill, start_backfill
@@ -135,6 +142,14 @@ def _start(settings: Settings, items: list[str], *, module: str | None, first: s
                                     params=parse_params(param), yes=yes)
         record, new = start_backfill(store, planned)
     _announce(record, new)
+    if detach:
+        from legato.cli.render import make_console
+
+        make_console().print(
+            f"detached: the scheduler of legato serve (or legato scheduler) plans it and "
+            f"workers run it; follow it with legato backfill status {record.backfill_id}",
+            style="dim", markup=False, soft_wrap=True)
+        return ExitCode.OK
     return _drive(settings, record, defs)
 
 
