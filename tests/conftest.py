@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated project folder per test, and a real PostgreSQL when asked.
+"""Shared fixtures: an isolated project folder per test, settings per executor, the store
+a run wrote, and a real PostgreSQL when asked.
 
 PostgreSQL tests use ``LEGATO_TEST_POSTGRES_URL`` (default: the local server's ``test``
 database) with a schema of their own. Without a server they skip locally and fail in CI
@@ -9,8 +10,9 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,6 +36,49 @@ def settings(project: Path):  # type: ignore[no-untyped-def]
     from legato.settings import Settings
 
     return Settings(home=project / ".legato")
+
+
+EXECUTORS = ("inline", "threads", "processes")
+
+
+@pytest.fixture(params=EXECUTORS)
+def executor(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def make_settings(project: Path) -> Callable[..., Any]:
+    """``make_settings(executor="processes", max_parallel=2, ...)``: Settings in the project."""
+    from legato.settings import Settings
+
+    def make(**overrides: Any) -> Any:
+        return Settings(home=project / ".legato", **overrides)
+
+    return make
+
+
+@pytest.fixture
+def run_settings(make_settings: Callable[..., Any], executor: str) -> Any:
+    """Settings for the executor under test (parametrized: inline, threads, processes).
+    Two worker processes: each one starts (and imports the test module) for every run."""
+    return make_settings(executor=executor, max_parallel=2 if executor == "processes" else 4)
+
+
+@pytest.fixture
+def read_store(project: Path) -> Iterator[Callable[[Any], Any]]:
+    """``read_store(settings)`` opens the run's store (closed after the test)."""
+    from legato.store.sql_store import SqlStore
+
+    opened: list[SqlStore] = []
+
+    def open_store(settings: Any) -> SqlStore:
+        store = SqlStore(settings.store_url)
+        opened.append(store)
+        return store
+
+    yield open_store
+    for store in opened:
+        store.close()
 
 
 def _postgres_or_skip() -> None:
@@ -79,4 +124,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="iterations of the random kill -9 test, per backend (default: "
         "LEGATO_KILL_ITERATIONS, else 30)",
     )
-
+    parser.addoption(
+        "--scheduler-seconds", type=float, default=None,
+        help="how long the scheduler kill test kills and restarts its schedulers (default: "
+        "LEGATO_SCHEDULER_SECONDS, else 60)",
+    )

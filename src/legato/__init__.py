@@ -45,12 +45,14 @@ if _typing.TYPE_CHECKING:
     from legato.api import load, materialize, resume, run, trigger
     from legato.definitions.schedule import ScheduleDefinition, schedule
     from legato.engine.results import RunResult, StepResult
+    from legato.scheduler.asset_events import AssetTriggerDefinition, on_materialized
     from legato.scheduler.mapping import (
         AllPartitionsMapping,
         SameKeyMapping,
         TimeWindowMapping,
     )
     from legato.scheduler.partitions import StaticPartitions
+    from legato.scheduler.sensor import RunRequest, SensorContext, SensorDefinition, sensor
     from legato.scheduler.spec import ScheduleSpec, cron, every
     from legato.scheduler.time_partitions import (
         DailyPartitions,
@@ -85,6 +87,13 @@ _LAZY = {
     "TimeWindowMapping": "legato.scheduler.mapping",
     "SameKeyMapping": "legato.scheduler.mapping",
     "AllPartitionsMapping": "legato.scheduler.mapping",
+    # sensors and asset-event triggers
+    "sensor": "legato.scheduler.sensor",
+    "SensorDefinition": "legato.scheduler.sensor",
+    "SensorContext": "legato.scheduler.sensor",
+    "RunRequest": "legato.scheduler.sensor",
+    "on_materialized": "legato.scheduler.asset_events",
+    "AssetTriggerDefinition": "legato.scheduler.asset_events",
 }
 
 
@@ -103,6 +112,7 @@ def __dir__() -> list[str]:
 __all__ = [
     "AllPartitionsMapping",
     "AssetDefinition",
+    "AssetTriggerDefinition",
     "DailyPartitions",
     "DefinitionError",
     "Definitions",
@@ -118,12 +128,15 @@ __all__ = [
     "RunCanceled",
     "RunInProgressError",
     "RunNotFoundError",
+    "RunRequest",
     "RunResult",
     "SameKeyMapping",
     "ScheduleDefinition",
     "ScheduleSpec",
     "SchemaVersionError",
     "SelectionError",
+    "SensorContext",
+    "SensorDefinition",
     "Settings",
     "SettingsError",
     "StaticPartitions",
@@ -145,9 +158,11 @@ __all__ = [
     "last_good",
     "load",
     "materialize",
+    "on_materialized",
     "resume",
     "run",
     "schedule",
+    "sensor",
     "task",
     "trigger",
 ]

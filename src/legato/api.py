@@ -64,14 +64,18 @@ def materialize(
     selection: Selection | None = None,
     *,
     params: Mapping[str, Any] | None = None,
+    partition: str | None = None,
     settings: Settings | None = None,
 ) -> RunResult:
     """Materialize ``selection`` (default: all of ``assets``) in dependency order.
 
     Upstream assets outside the selection give their latest materialization. ``params``
-    reach each step as ``ctx.params``.
+    reach each step as ``ctx.params``. ``partition`` is the partition key the partitioned
+    assets compute (``ctx.partition_key``); they read the matching partitions of their
+    upstream assets.
     """
-    return Runner(settings).materialize(assets, selection, params=params)
+    return Runner(settings).materialize(assets, selection, params=params,
+                                        partition_key=partition)
 
 
 def load(target: str) -> Definitions:

@@ -10,6 +10,7 @@ The tree, so that callers can catch as narrowly as they like::
     │   └── IllegalTransition  an event does not fit the current state (the gate refused it)
     │       └── LeaseLost      another process took the run over: this one's writes are refused
     ├── RunNotFoundError       no run (or no unique run) has that id
+    ├── BackfillNotFoundError  no backfill (or no unique backfill) has that id
     ├── RunInProgressError     the run is being executed by a live process (its lease holds)
     ├── NonDeterminismError    a resumed flow no longer calls its tasks as the run recorded
     ├── ParamsError            a run's parameters do not fit the flow's signature
@@ -96,6 +97,10 @@ class LeaseLost(IllegalTransition):
 
 class RunNotFoundError(LegatoError):
     """No run, or more than one run, matches the given id."""
+
+
+class BackfillNotFoundError(LegatoError):
+    """No backfill, or more than one backfill, matches the given id."""
 
 
 class RunInProgressError(LegatoError):

@@ -34,6 +34,7 @@ def test_run_succeeds_records_the_run_and_prints_a_summary(cli: Cli, pipelines: 
     assert "succeeded  add" in result.stdout
     assert f"run {run['run_id']} succeeded" in result.stdout
     assert f"legato show {run['run_id']}" in result.stdout
+    assert "output: 3.0" in result.stdout.splitlines()  # what the flow returned
 
 
 def test_params_are_typed_by_the_flow_annotations(cli: Cli, pipelines: Path) -> None:

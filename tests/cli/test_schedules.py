@@ -67,8 +67,8 @@ def test_table_shows_local_and_utc_times(cli: Cli, project: Path) -> None:
     result = cli("schedules", write(project), "--after", "2026-10-24T12:00:00Z", "-n", "2")
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[0].split() == ["schedule", "runs", "when", "catch-up", "next", "(local)",
-                                "next", "(UTC)"]
+    assert lines[0].split() == ["name", "runs", "when", "catch-up", "next", "(local)",
+                                "next", "(UTC)", "state", "last", "tick"]
     text = result.stdout
     assert "2026-10-25 02:30 CEST  2026-10-25 00:30" in text  # the first 02:30 of fall back
     assert "2026-10-26 02:30 CET   2026-10-26 01:30" in text

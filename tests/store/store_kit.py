@@ -7,9 +7,11 @@ from __future__ import annotations
 import dataclasses
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from legato.store import schema
@@ -17,6 +19,33 @@ from legato.store.records import Event, StoredValue
 from legato.store.sql_store import SqlStore, _step
 
 T0 = 1_700_000_000.0
+
+
+class BackendSuite:
+    """The base of a suite run once per backend: a subclass mixes in ``OnSqlite`` or
+    ``OnPostgres``, which provide ``url`` (Dagster's ``TestRunStorage`` pattern)."""
+
+    @pytest.fixture
+    def url(self) -> str:
+        raise NotImplementedError
+
+    @pytest.fixture
+    def store(self, url: str) -> Iterator[SqlStore]:
+        with SqlStore(url) as store:
+            yield store
+
+
+class OnSqlite:
+    @pytest.fixture
+    def url(self, tmp_path: Path) -> str:
+        return f"sqlite:///{tmp_path / 'legato.db'}"
+
+
+@pytest.mark.postgres
+class OnPostgres:
+    @pytest.fixture
+    def url(self, postgres_url: str) -> str:
+        return postgres_url
 
 
 class Clock:

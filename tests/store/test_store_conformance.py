@@ -10,13 +10,15 @@ import dataclasses
 import random
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from store_kit import (
+    BackendSuite,
     Clock,
+    OnPostgres,
+    OnSqlite,
     actual_steps,
     all_events,
     count,
@@ -35,17 +37,8 @@ from legato.store.sql_store import SqlStore
 from legato.store.writer import DEFER_S
 
 
-class StoreConformance:
+class StoreConformance(BackendSuite):
     """Every test here runs once per backend. Subclasses define the ``url`` fixture."""
-
-    @pytest.fixture
-    def url(self) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def store(self, url: str) -> Iterator[SqlStore]:
-        with SqlStore(url) as store:
-            yield store
 
     @pytest.fixture
     def clock(self) -> Clock:
@@ -572,11 +565,7 @@ def play_scenario(store: SqlStore, clock: Clock, rng: random.Random) -> list[str
     return run_ids
 
 
-class TestSqliteStore(StoreConformance):
-    @pytest.fixture
-    def url(self, tmp_path: Path) -> str:
-        return f"sqlite:///{tmp_path / 'legato.db'}"
-
+class TestSqliteStore(OnSqlite, StoreConformance):
     @pytest.mark.parametrize(("durability", "synchronous"), [("normal", 1), ("full", 2)])
     def test_wal_and_durability(self, url: str, clock: Clock, durability: str,
                                 synchronous: int) -> None:
@@ -589,8 +578,5 @@ class TestSqliteStore(StoreConformance):
                 assert reader.exec_driver_sql("PRAGMA synchronous").scalar() == synchronous
 
 
-@pytest.mark.postgres
-class TestPostgresStore(StoreConformance):
-    @pytest.fixture
-    def url(self, postgres_url: str) -> str:
-        return postgres_url
+class TestPostgresStore(OnPostgres, StoreConformance):
+    pass

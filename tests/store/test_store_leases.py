@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from store_kit import (
+    BackendSuite,
     Clock,
+    OnPostgres,
+    OnSqlite,
     actual_steps,
     all_events,
     count,
@@ -31,16 +32,7 @@ from legato.store.sql_store import SqlStore
 TTL = 30.0
 
 
-class LeaseConformance:
-    @pytest.fixture
-    def url(self) -> str:
-        raise NotImplementedError
-
-    @pytest.fixture
-    def store(self, url: str) -> Iterator[SqlStore]:
-        with SqlStore(url) as store:
-            yield store
-
+class LeaseConformance(BackendSuite):
     @pytest.fixture
     def clock(self) -> Clock:
         return Clock(time.time() - 5)  # a few ticks stay in the past
@@ -298,14 +290,9 @@ class LeaseConformance:
         assert store.get_steps(lost_run) == []
 
 
-class TestSqliteLeases(LeaseConformance):
-    @pytest.fixture
-    def url(self, tmp_path: Path) -> str:
-        return f"sqlite:///{tmp_path / 'legato.db'}"
+class TestSqliteLeases(OnSqlite, LeaseConformance):
+    pass
 
 
-@pytest.mark.postgres
-class TestPostgresLeases(LeaseConformance):
-    @pytest.fixture
-    def url(self, postgres_url: str) -> str:
-        return postgres_url
+class TestPostgresLeases(OnPostgres, LeaseConformance):
+    pass

@@ -182,3 +182,28 @@ def test_two_processes_create_a_new_sqlite_store_at_once(
     assert _version(url) == HEAD
     with SqlStore(url) as store:
         assert {r.run_id for r in store.list_runs()} == {r["run_id"] for r in results}
+
+
+def test_a_store_of_the_previous_revision_is_migrated_with_its_runs(url: str) -> None:
+    """A 0002 store (before the run queue) opens at HEAD; its runs read back unchanged,
+    with the queue's columns at their defaults."""
+    from alembic import command
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0002")
+            connection.execute(text(
+                "INSERT INTO runs (run_id, kind, target, status, params, tags, created_at) "
+                "VALUES ('r0002', 'flow', 'nightly', 'succeeded', '{\"n\": 1}', '[]', 5.0)"))
+    finally:
+        engine.dispose()
+    assert _version(url) == "0002"
+    with SqlStore(url) as store:
+        run = store.get_run("r0002")
+    assert _version(url) == HEAD
+    assert (run.target, run.params, run.priority, run.partition_key, run.started_at) == (
+        "nightly", {"n": 1}, 0, None, None)

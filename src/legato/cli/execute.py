@@ -67,6 +67,19 @@ def _summarize(settings: Settings, result: RunResult) -> None:
     if run.error and run.status != "canceled":
         line.append(f": {run.error}", style="red")
     console.print(line, soft_wrap=True)
+    if result.status == "succeeded" and result.output is not None:
+        console.print(Text.assemble(("output: ", "bold"), _short_repr(result.output)),
+                      soft_wrap=True)
     console.print(Text(f"hint: legato show {run.run_id}"
                        + (f"  ·  legato logs {run.run_id}" if run.status == "failed" else ""),
                        style="dim"), soft_wrap=True)
+
+
+def _short_repr(value: Any) -> str:
+    """What the flow returned, cut to a few lines (a dataframe, a long list)."""
+    import reprlib
+
+    shortener = reprlib.Repr()
+    shortener.maxstring, shortener.maxother, shortener.maxlist = 200, 200, 20
+    shortener.maxdict = 20
+    return shortener.repr(value)

@@ -12,12 +12,14 @@ import typer
 
 from legato.cli.commands import (
     assets,
+    backfill,
     init,
     logs,
     materialize,
     resume,
     run,
     runs,
+    scheduler,
     schedules,
     show,
     trigger,
@@ -66,7 +68,9 @@ app.command("runs")(runs.runs)
 app.command("show")(show.show)
 app.command("logs")(logs.logs)
 app.command("assets")(assets.assets)
+app.command("backfill")(backfill.backfill)
 app.command("schedules")(schedules.schedules)
+app.command("scheduler")(scheduler.scheduler)
 app.command("trigger")(trigger.trigger)
 app.command("worker")(worker.worker)
 

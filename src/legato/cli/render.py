@@ -154,7 +154,8 @@ def runs_table(runs: Sequence[RunRecord]) -> Table:
     table.add_column("error", overflow="fold")
     now = time.time()
     for run in runs:
-        table.add_row(run.run_id, run.kind, Text(run.target), status_text(run.status),
+        target = run.target + (f" [{run.partition_key}]" if run.partition_key else "")
+        table.add_row(run.run_id, run.kind, Text(target), status_text(run.status),
                       ago(run.created_at, now), duration(run.duration),
                       Text(run.error or "", style="red"))
     return table
@@ -183,6 +184,11 @@ def run_header(run: RunRecord) -> Table:
     grid.add_column(overflow="fold")
     grid.add_row("run", Text.assemble(run.run_id, "  ", status_text(run.status)))
     grid.add_row(run.kind, Text(run.target))
+    if run.partition_key is not None:
+        grid.add_row("partition", Text(run.partition_key))
+    if run.backfill_id is not None:
+        grid.add_row("backfill", Text(f"{run.backfill_id} (legato backfill status "
+                                      f"{run.backfill_id})"))
     grid.add_row("started", f"{timestamp(run.created_at)} ({ago(run.created_at)})")
     grid.add_row("duration", duration(run.duration) if run.ended_at else "still running")
     if run.params:
@@ -204,45 +210,75 @@ def run_header(run: RunRecord) -> Table:
     return grid
 
 
-def assets_table(rows: Sequence[tuple[str, MaterializationRecord | None]]) -> Table:
+def assets_table(rows: Sequence[tuple[str, MaterializationRecord | None]],
+                 partitions: Mapping[str, str] | None = None) -> Table:
+    """One row per asset; with ``partitions`` (asset -> "12 of daily from ..."), a column
+    of how many partitions were materialized."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("asset", overflow="fold")
     table.add_column("materialized")
     table.add_column("run")
     table.add_column("rows", justify="right")
     table.add_column("data version")
+    if partitions:
+        table.add_column("partitions", overflow="fold")
     now = time.time()
     for key, record in rows:
+        extra = [Text(partitions.get(key, ""), style="dim")] if partitions else []
         if record is None:
-            table.add_row(Text(key), Text("never materialized", style="dim"), "", "", "")
+            table.add_row(Text(key), Text("never materialized", style="dim"), "", "", "",
+                          *extra)
         else:
             rows_text = "-" if record.row_count is None else f"{record.row_count:,}"
             table.add_row(Text(key), ago(record.created_at, now), record.run_id, rows_text,
-                          record.data_version)
+                          record.data_version, *extra)
     return table
 
 
 def schedules_table(schedules: Mapping[str, ScheduleDefinition],
                     rows: Sequence[dict[str, Any]]) -> Table:
-    """One row per schedule; its next fire times one per line, local and UTC."""
+    """One row per schedule, sensor and asset trigger; next fire times one per line, local
+    and UTC; paused or active, and the last tick."""
     table = Table(box=None, pad_edge=False, header_style="bold")
-    table.add_column("schedule", overflow="fold")
+    table.add_column("name", overflow="fold")
     table.add_column("runs", overflow="fold")
-    table.add_column("when", no_wrap=True)
+    table.add_column("when", overflow="fold")
     table.add_column("catch-up", no_wrap=True)
     table.add_column("next (local)", no_wrap=True)
     table.add_column("next (UTC)", no_wrap=True)
+    table.add_column("state", no_wrap=True)
+    table.add_column("last tick", overflow="fold")
     for row in rows:
-        item = schedules[row["name"]]
-        when = (f"{row['cron']}\n{row['timezone']}" if row["cron"] is not None
-                else row["cadence"])
-        policy = item.spec.catch_up
-        catch_up = f"all ≤{policy.limit}" if policy.policy == "all" else policy.policy
-        local = "\n".join(_short_time(t["local"], row["timezone"]) for t in row["next"])
+        target = row["target"]
+        runs = (f"flow {target['flow']}" if "flow" in target
+                else f"assets {', '.join(target['selection'])}")
+        catch_up = "-"
+        when = row["cadence"]
+        timezone = row.get("timezone")
+        if row["kind"] == "schedule":
+            policy = schedules[row["name"]].spec.catch_up
+            catch_up = f"all ≤{policy.limit}" if policy.policy == "all" else policy.policy
+            if row["cron"] is not None:
+                when = f"{row['cron']}\n{timezone}"
+        local = "\n".join(_short_time(t["local"], timezone) for t in row["next"])
         utc = "\n".join(_short_time(t["at"]) for t in row["next"])
-        table.add_row(Text(row["name"]), Text(item.target), Text(when), catch_up,
-                      local or "never", utc or "-")
+        state = Text("paused", style="yellow") if row["paused"] else Text("active")
+        table.add_row(Text(row["name"]), Text(runs), Text(when), catch_up,
+                      local or ("-" if row["kind"] == "asset_trigger" else "never"),
+                      utc or "-", state, _last_tick(row))
     return table
+
+
+def _last_tick(row: Mapping[str, Any]) -> Text:
+    tick = row.get("last_tick")
+    if tick is None:
+        return Text("-", style="dim")
+    style = {"requested": "green", "failed": "red"}.get(tick["status"], "dim")
+    text = Text(f"{timestamp(tick['at'])} ") + Text(tick["status"], style=style)
+    detail = tick["detail"] if tick["status"] != "requested" else tick["run_id"]
+    if detail:
+        text += Text(f": {detail.splitlines()[0]}")
+    return text
 
 
 def _short_time(iso: str, tz: str | None = None) -> str:

@@ -15,6 +15,9 @@ from legato.graph.asset_graph import AssetGraph
 
 if TYPE_CHECKING:
     from legato.definitions.schedule import ScheduleDefinition
+    from legato.scheduler.asset_events import AssetTriggerDefinition
+    from legato.scheduler.sensor import SensorDefinition
+    from legato.scheduler.trigger import Trigger
 
 Definition = AssetDefinition[Any, Any] | FlowDefinition[Any, Any] | TaskDefinition[Any, Any]
 
@@ -25,10 +28,13 @@ class Definitions:
     partitions that do not match an upstream's, schedules of nothing.
 
     ``schedules`` holds every schedule by name: those given here (``lg.schedule(...)``) and
-    one per ``@lg.flow(schedule=...)``, named after the flow.
+    one per ``@lg.flow(schedule=...)``, named after the flow. ``sensors`` (``@lg.sensor``)
+    and ``asset_triggers`` (``lg.on_materialized(...)``) are by name too; ``triggers()``
+    gives all three kinds by trigger key, as the scheduler evaluates them.
     """
 
-    __slots__ = ("assets", "flows", "graph", "schedules", "source", "tasks")
+    __slots__ = ("asset_triggers", "assets", "flows", "graph", "schedules", "sensors",
+                 "source", "tasks")
 
     def __init__(
         self,
@@ -37,6 +43,8 @@ class Definitions:
         tasks: Iterable[TaskDefinition[Any, Any]] = (),
         schedules: Iterable[ScheduleDefinition] | Iterable[object] = (),
         *,
+        sensors: Iterable[SensorDefinition] | Iterable[object] = (),
+        asset_triggers: Iterable[AssetTriggerDefinition] | Iterable[object] = (),
         source: str | None = None,
     ) -> None:
         problems: list[Problem] = []
@@ -60,13 +68,29 @@ class Definitions:
             problems.extend(partition_problems(self.graph))
             found = gather_schedules(given, self.flows, problems)
             self.schedules = bind_schedules(found, self.flows, self.graph, problems)
+        self.sensors: dict[str, SensorDefinition] = {}
+        self.asset_triggers: dict[str, AssetTriggerDefinition] = {}
+        sensors, asset_triggers = _listed(sensors), _listed(asset_triggers)
+        if not problems and (sensors or asset_triggers):
+            from legato.definitions import automation
+            from legato.scheduler.asset_events import AssetTriggerDefinition
+            from legato.scheduler.sensor import SensorDefinition
+
+            self.sensors = automation.gather("sensor", sensors, SensorDefinition,
+                                             "@lg.sensor(...)", problems)
+            self.asset_triggers = automation.gather(
+                "asset_trigger", asset_triggers, AssetTriggerDefinition,
+                "lg.on_materialized(...)", problems)
+            automation.check_sensors(self.sensors, self.flows, self.graph, problems)
+            automation.check_asset_triggers(self.asset_triggers, self.flows, self.graph,
+                                            problems)
         if problems:
             raise DefinitionError(problems)
 
     @classmethod
     def collect(cls, objects: Iterable[object], *, source: str | None = None) -> Definitions:
         """Gather the definitions found among ``objects`` (e.g. a module's globals)."""
-        assets, flows, tasks, schedules = [], [], [], []
+        assets, flows, tasks, schedules, sensors, asset_triggers = [], [], [], [], [], []
         seen: set[int] = set()
         for obj in objects:
             if id(obj) in seen:
@@ -80,7 +104,21 @@ class Definitions:
                 tasks.append(obj)
             elif type(obj).__name__ == "ScheduleDefinition" and _is_schedule(obj):
                 schedules.append(obj)
-        return cls(assets, flows, tasks, schedules, source=source)
+            elif type(obj).__name__ == "SensorDefinition":
+                sensors.append(obj)
+            elif type(obj).__name__ == "AssetTriggerDefinition":
+                asset_triggers.append(obj)
+        return cls(assets, flows, tasks, schedules, sensors=sensors,
+                   asset_triggers=asset_triggers, source=source)
+
+    def triggers(self) -> dict[str, Trigger]:
+        """Every schedule, sensor and asset trigger, by trigger key (``schedule:nightly``,
+        ``sensor:new_files``, ``asset_trigger:report``)."""
+        found: dict[str, Trigger] = {}
+        for group in (self.schedules, self.sensors, self.asset_triggers):
+            for item in group.values():
+                found[item.trigger_key] = item
+        return found
 
     def flow(self, name: str) -> FlowDefinition[Any, Any]:
         try:
@@ -93,7 +131,10 @@ class Definitions:
 
     def __repr__(self) -> str:
         schedules = f", {len(self.schedules)} schedules" if self.schedules else ""
-        return f"<Definitions {len(self.assets)} assets, {len(self.flows)} flows{schedules}>"
+        sensors = f", {len(self.sensors)} sensors" if self.sensors else ""
+        triggers = f", {len(self.asset_triggers)} asset triggers" if self.asset_triggers else ""
+        return (f"<Definitions {len(self.assets)} assets, {len(self.flows)} flows"
+                f"{schedules}{sensors}{triggers}>")
 
 
 def _automated(assets: dict[str, AssetDefinition[Any, Any]],
@@ -101,6 +142,11 @@ def _automated(assets: dict[str, AssetDefinition[Any, Any]],
     """Whether any partitions or schedules need checking (their modules load only then)."""
     return (bool(schedules) or any(f.schedule is not None for f in flows.values())
             or any(a.partitions is not None for a in assets.values()))
+
+
+def _listed(items: object) -> list[object]:
+    """``sensors=`` or ``asset_triggers=`` as a list (a lone item, even a wrong one, too)."""
+    return [items] if isinstance(items, str) or not isinstance(items, Iterable) else list(items)
 
 
 def _is_schedule(obj: object) -> bool:

@@ -1,7 +1,8 @@
 """Run a selection of assets: each starts once all its upstream assets are settled.
 
-Upstream assets outside the selection give their latest materialization (a resumed run, the
-ones it started with). When an upstream failed, a downstream asset is skipped with the
+Upstream assets outside the selection give their latest materialization, of the partitions
+mapped to the run's partition (``engine/external.py``; a resumed run, the ones it started
+with). When an upstream failed, a downstream asset is skipped with the
 reason, or, with ``fallback=lg.last_good``, serves its last good value; independent
 branches carry on. A resumed run does not run again the assets whose end it recorded."""
 
@@ -9,80 +10,28 @@ from __future__ import annotations
 
 from collections import deque
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass
 from typing import Any
 
 from legato.definitions.asset import AssetDefinition
 from legato.definitions.options import LastGood
+from legato.engine.external import load_external
+from legato.engine.partitioned import asset_partition
 from legato.engine.replay import RunHistory, recorded_outcome
 from legato.engine.session import RunSession, StepOutcome, StepSpec
 from legato.engine.step_runner import run_step, settle
-from legato.errors import SelectionError
 from legato.graph.asset_graph import AssetGraph
-from legato.store.records import MaterializationRecord, StepStatus, StoredValue
+from legato.store.records import StepStatus
 
 
-@dataclass(frozen=True, slots=True)
-class ExternalInput:
-    """An upstream asset outside the selection: its latest materialization."""
-
-    value: Any
-    materialization_id: str
-
-
-def asset_spec(asset: AssetDefinition[Any, Any], upstream: tuple[str, ...]) -> StepSpec:
+def asset_spec(asset: AssetDefinition[Any, Any], upstream: tuple[str, ...],
+               partition_key: str | None = None) -> StepSpec:
+    key, window = asset_partition(asset, partition_key)
     return StepSpec(
         key=asset.key, name=asset.key, kind="asset", fn=asset.fn, options=asset.options,
         wants_ctx=asset.wants_ctx, is_async=asset.is_async, upstream=upstream,
         code_version=lambda: asset.code_version, tags=asset.options.tags,
+        partition_key=key, partition_window=window,
     )
-
-
-def _external(session: RunSession, graph: AssetGraph, keys: list[str]
-              ) -> dict[str, tuple[MaterializationRecord, StoredValue, bool]]:
-    """The latest materialization of each upstream asset outside the selection (for a
-    resumed run, the one it started with), and whether a selected asset takes its value
-    (``deps=`` only orders); raises if one is missing."""
-    selected = set(keys)
-    pinned = dict(session.history.started.get("inputs") or {}) if session.history else {}
-    found: dict[str, tuple[MaterializationRecord, StoredValue, bool]] = {}
-    for key in keys:
-        for up in graph.upstream[key]:
-            if up in selected:
-                continue
-            wanted = up in graph.assets[key].inputs
-            if up in found:
-                known = found[up]
-                found[up] = (known[0], known[1], known[2] or wanted)
-                continue
-            record = (session.store.get_materialization(pinned[up]) if up in pinned
-                      else session.store.latest_materialization(up))
-            stored = session.store.get_value(record.value_id) if record else None
-            if record is None or stored is None:
-                raise SelectionError(
-                    f"asset '{key}' needs '{up}', which has never been materialized",
-                    hint=f"add it to the selection, e.g. '*{key}' for {key} and everything "
-                    "upstream of it",
-                )
-            found[up] = (record, stored, wanted)
-    return found
-
-
-def check_external(session: RunSession, graph: AssetGraph, keys: list[str]
-                   ) -> dict[str, str]:
-    """Fail before the run starts when an upstream asset outside the selection was never
-    materialized (without loading any value); else the materialization ids it will use."""
-    return {up: found[0].materialization_id
-            for up, found in _external(session, graph, keys).items()}
-
-
-def load_external(session: RunSession, graph: AssetGraph, keys: list[str]
-                  ) -> dict[str, ExternalInput]:
-    """Upstream assets outside the selection: their latest materialization, and its value
-    when a selected asset takes it as an input."""
-    return {up: ExternalInput(session.values.get(stored) if wanted else None,
-                              record.materialization_id)
-            for up, (record, stored, wanted) in _external(session, graph, keys).items()}
 
 
 def _recorded(session: RunSession, graph: AssetGraph, keys: list[str],
@@ -110,9 +59,11 @@ def _recorded(session: RunSession, graph: AssetGraph, keys: list[str],
     return done[::-1]
 
 
-def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
+def run_assets(session: RunSession, graph: AssetGraph, keys: list[str],
+               partition_key: str | None = None) -> None:
+    """Run ``keys`` (in execution order); partitioned assets compute ``partition_key``."""
     selected = set(keys)
-    external = load_external(session, graph, keys)
+    external = load_external(session, graph, keys, partition_key)
     history = session.history
     recorded = _recorded(session, graph, keys, history) if history is not None else []
     waiting = {k: {up for up in graph.upstream[k] if up in selected} for k in keys}
@@ -121,7 +72,7 @@ def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
 
     def spec_of(key: str) -> StepSpec:
         return asset_spec(graph.assets[key],
-                          tuple(u for u in graph.upstream[key] if u in selected))
+                          tuple(u for u in graph.upstream[key] if u in selected), partition_key)
 
     def settled(first: str) -> None:
         """Release what waited for ``first``; settle at once what cannot run."""
@@ -164,8 +115,9 @@ def run_assets(session: RunSession, graph: AssetGraph, keys: list[str]) -> None:
         fallback_inputs: set[str] = set()
         upstream_ids: dict[str, Any] = {}
         for up in graph.upstream[key]:
-            if up in external:
-                value, upstream_ids[up] = external[up].value, external[up].materialization_id
+            if (key, up) in external:
+                value = external[key, up].value
+                upstream_ids.update(external[key, up].materialization_ids)
             else:
                 outcome = session.outcomes[up]
                 value, upstream_ids[up] = outcome.value, outcome.value_id

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from legato.scheduler.partitions import TimeWindow
 
 STEP_LOGGER = "legato.step"
 
@@ -21,6 +24,10 @@ class StepContext:
     fallback_inputs: frozenset[str] = frozenset()
     """Inputs whose value is a fallback (an older, last good value), not fresh."""
     partition_key: str | None = None
+    """The partition a partitioned asset computes (``"2026-01-05"``); None otherwise."""
+    partition_window: TimeWindow | None = None
+    """For time partitions: the partition's span, ``start`` included and ``end`` excluded
+    (UTC datetimes; ``local_start``/``local_end`` in the partitions' timezone)."""
 
     @property
     def idempotency_key(self) -> str:

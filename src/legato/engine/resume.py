@@ -64,7 +64,7 @@ def resume_run(runner: Runner, run_id: str, *, definitions: Any = None, wait: bo
         history = load_history(store, run)
     if isinstance(target, Definitions):
         return runner.materialize(target, _selection(run, history.started), params=run.params,
-                                  history=history)
+                                  history=history, partition_key=run.partition_key)
     return runner.run(target, run.params, source=run.source, history=history)
 
 
@@ -78,7 +78,7 @@ def execute_claimed(runner: Runner, run: RunRecord, *, definitions: Any = None) 
         with SqlStore(settings.store_url, durability=settings.durability) as store:
             started = load_history(store, run).started
         return runner.materialize(target, _selection(run, started), params=run.params,
-                                  claimed=run)
+                                  claimed=run, partition_key=run.partition_key)
     return runner.run(target, run.params, source=run.source, claimed=run)
 
 
@@ -201,7 +201,8 @@ def _restart(runner: Runner, run: RunRecord, definitions: Any, wait: bool) -> Ru
     if isinstance(target, Definitions):
         with SqlStore(runner.settings.store_url) as store:
             started = load_history(store, run).started
-        return runner.materialize(target, _selection(run, started), params=run.params)
+        return runner.materialize(target, _selection(run, started), params=run.params,
+                                  partition_key=run.partition_key)
     return runner.run(target, run.params, source=run.source)
 
 

@@ -24,10 +24,12 @@ from legato.definitions.definitions import Definitions
 from legato.definitions.flow import FlowDefinition
 from legato.definitions.runtime import active_flow
 from legato.definitions.task import TaskDefinition
-from legato.engine.asset_plan import check_external, run_assets
+from legato.engine.asset_plan import run_assets
 from legato.engine.capture import routing
+from legato.engine.external import check_external
 from legato.engine.flow_runtime import FlowRunner
 from legato.engine.lease import Heartbeat, may_take_over, new_owner, takeover_data
+from legato.engine.partitioned import check_run_partition
 from legato.engine.replay import RunHistory
 from legato.engine.results import RunResult
 from legato.engine.session import Observer, RunSession, StepOutcome
@@ -144,17 +146,21 @@ class Runner:
                     selection: Selection | None = None, *,
                     params: Mapping[str, Any] | None = None,
                     history: RunHistory | None = None,
-                    claimed: RunRecord | None = None) -> RunResult:
+                    claimed: RunRecord | None = None,
+                    partition_key: str | None = None) -> RunResult:
+        """Materialize a selection of assets; its partitioned assets compute
+        ``partition_key`` (``engine/partitioned.py``)."""
         defs = assets if isinstance(assets, Definitions) else Definitions(assets=list(assets))
         keys = resolve_selection(defs.graph, selection)
+        check_run_partition(defs.graph, keys, partition_key)
 
         def prepare(session: RunSession) -> dict[str, Any]:
             # fails early if inputs are missing; a resumed run keeps the inputs it started with
-            inputs = check_external(session, defs.graph, keys)
-            return {"selection": keys, "inputs": inputs}
+            inputs = check_external(session, defs.graph, keys, partition_key)
+            return {"selection": keys, "inputs": inputs, "partition_key": partition_key}
 
         def drive(session: RunSession) -> None:
-            run_assets(session, defs.graph, keys)
+            run_assets(session, defs.graph, keys, partition_key)
 
         target = ",".join(keys) if len(keys) <= 8 else f"{len(keys)} assets"
         source = defs.source or source_of([a.fn for a in defs.assets.values()])

@@ -25,6 +25,7 @@ from legato.values.value_store import ValueStore
 
 if TYPE_CHECKING:
     from legato.engine.replay import RunHistory
+    from legato.scheduler.partitions import TimeWindow
 
 Observer = Callable[[Event], None]
 
@@ -62,6 +63,9 @@ class StepSpec:
     upstream: tuple[str, ...] = ()
     code_version: Callable[[], str] = lambda: ""
     tags: tuple[str, ...] = ()
+    partition_key: str | None = None
+    """The partition a partitioned asset computes in this run."""
+    partition_window: TimeWindow | None = None
 
 
 @dataclass(slots=True, kw_only=True)

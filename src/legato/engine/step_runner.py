@@ -73,6 +73,8 @@ def cache_key(spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
         except Exception:
             return None
     head = f"{spec.kind}\0{spec.name}\0{spec.code_version()}\0".encode()
+    if spec.partition_key is not None:  # each partition of an asset is its own result
+        head += f"{spec.partition_key}\0".encode()
     digest = hashlib.sha256(head + blob)
     return digest.hexdigest()[:40]
 
@@ -142,7 +144,8 @@ def run_step(
             if spec.wants_ctx:
                 call_args, call_kwargs = _with_ctx(spec.fn, args, kwargs, StepContext(
                     run_id=session.run_id, step_key=key, attempt=attempt,
-                    params=session.params, fallback_inputs=fallback_inputs))
+                    params=session.params, fallback_inputs=fallback_inputs,
+                    partition_key=spec.partition_key, partition_window=spec.partition_window))
             last = session.executor.run_body(BodyCall(
                 fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
                 timeout=options.timeout))
@@ -206,7 +209,7 @@ def _succeed(session: RunSession, spec: StepSpec, *, attempt: int, value: Any,
             "materialization_id": materialization_id, "asset_key": spec.name,
             "code_version": spec.code_version(), "data_version": stored.digest[:16],
             "value_id": value_id, "upstream": materialize, "row_count": info.row_count,
-            "columns": info.columns}))
+            "columns": info.columns, "partition_key": spec.partition_key}))
     session.record(batch, values=[stored], log_lines=lines)
     if faults.ARMED:
         faults.crash_point("after-commit")
@@ -266,7 +269,7 @@ def settle(
     """End a step without a (further) successful attempt: skipped, canceled, cached, or a
     fallback. A ``last_good`` fallback loads the asset's previous materialization."""
     if status == StepStatus.FALLBACK and value_id is None:
-        previous = session.store.latest_materialization(spec.name)
+        previous = session.store.latest_materialization(spec.name, spec.partition_key)
         loaded = None
         if previous is not None:
             record = session.store.get_value(previous.value_id)

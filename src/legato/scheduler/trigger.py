@@ -3,12 +3,13 @@
 A trigger has a key (``schedule:nightly``) and is evaluated with the cursor it returned
 last time (text the store keeps for it; None the first time) and the current instant. It
 answers with run requests, each with a tick key unique within the trigger, and its next
-cursor. The scheduler loop (store-backed, to come) does the rest for every kind alike:
+cursor. The scheduler loop (``legato.daemon.scheduler``) does the rest for every kind alike:
 it enqueues each request under the unique key (trigger key, tick key), so a tick never
 makes two runs, whichever scheduler evaluated it, and then saves the cursor.
 
-Kinds: ``ScheduleDefinition`` (cron and interval schedules) now; sensors, asset-event
-triggers and freshness-driven refreshes are each one more module with this interface.
+Kinds: ``ScheduleDefinition`` (cron and interval schedules), ``SensorDefinition`` (a polled
+user function, ``scheduler/sensor.py``) and ``AssetTriggerDefinition`` (an upstream asset
+materialized, ``scheduler/asset_events.py``); the loop is ``legato.daemon.scheduler``.
 """
 
 from __future__ import annotations
@@ -43,11 +44,16 @@ class RunRequest:
 
 @dataclass(frozen=True, slots=True)
 class Evaluation:
-    """The answer of one evaluation: runs to request, ticks skipped, the next cursor."""
+    """The answer of one evaluation: runs to request, ticks skipped, the next cursor; and
+    for an evaluation that ran nothing, why (``reason``: a sensor's skip reason) or what
+    went wrong (``error``: a sensor that raised or timed out; the scheduler records a
+    failed tick and goes on)."""
 
     run_requests: tuple[RunRequest, ...]
     cursor: str | None
     skipped: tuple[SkippedTicks, ...] = ()
+    reason: str | None = None
+    error: str | None = None
 
 
 @runtime_checkable

@@ -26,7 +26,7 @@ from sqlalchemy import Integer, bindparam, desc, func, literal_column, select
 
 from legato.errors import IllegalTransition
 from legato.store import schema
-from legato.store.dialects import compile_dialect
+from legato.store.dialects import compile_dialect, compiled_once
 from legato.store.gate import Statements, apply
 from legato.store.records import Event, RunRecord, RunStatus
 
@@ -131,14 +131,8 @@ class _QueueSql:
         self.running_tags = str(select(runs.c.tags).where(running).compile(dialect=dialect))
 
 
-_compiled: dict[str, _QueueSql] = {}
-
-
 def _sql(store: SqlStore) -> _QueueSql:
-    found = _compiled.get(store.dialect)
-    if found is None:
-        found = _compiled[store.dialect] = _QueueSql(store)
-    return found
+    return compiled_once(_QueueSql, store)
 
 
 def claim(store: SqlStore, owner: str, lease_s: float, *, limit: int = 1,

@@ -316,9 +316,41 @@ class SqlStore:
         rows = self._rows(query)
         return (rows[0].run_id, rows[0].value_id) if rows else None
 
-    def latest_materialization(self, asset_key: str) -> MaterializationRecord | None:
-        found = self.list_materializations(asset_key, limit=1)
-        return found[0] if found else None
+    def latest_materialization(self, asset_key: str, partition_key: str | None = None
+                               ) -> MaterializationRecord | None:
+        """The newest materialization of an asset; of one of its partitions, when given."""
+        if partition_key is None:
+            found = self.list_materializations(asset_key, limit=1)
+            return found[0] if found else None
+        table = schema.materializations
+        rows = self._rows(select(table).where(table.c.asset_key == asset_key,
+                                              table.c.partition_key == partition_key)
+                          .order_by(desc(table.c.created_at)).limit(1))
+        return _materialization(rows[0]) if rows else None
+
+    def latest_partition_materializations(self, asset_key: str, partition_keys: Sequence[str]
+                                          ) -> dict[str, MaterializationRecord]:
+        """The newest materialization of each of these partitions of an asset that has one,
+        by partition key (read in chunks)."""
+        table = schema.materializations
+        found: dict[str, MaterializationRecord] = {}
+        wanted = sorted(set(partition_keys))
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            query = (select(table).where(table.c.asset_key == asset_key,
+                                         table.c.partition_key.in_(chunk))
+                     .order_by(table.c.created_at))
+            for row in self._rows(query):
+                found[row.partition_key] = _materialization(row)  # the newest comes last
+        return found
+
+    def partition_counts(self) -> dict[str, int]:
+        """How many distinct partitions of each partitioned asset were materialized."""
+        table = schema.materializations
+        count = func.count(func.distinct(table.c.partition_key)).label("n")
+        query = (select(table.c.asset_key, count)
+                 .where(table.c.partition_key.is_not(None)).group_by(table.c.asset_key))
+        return {row.asset_key: int(row.n) for row in self._rows(query)}
 
     def list_materializations(self, asset_key: str, limit: int = 20) -> list[MaterializationRecord]:
         table = schema.materializations

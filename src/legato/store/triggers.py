@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import and_, bindparam, desc, insert, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, desc, func, insert, literal_column, or_, select, update
 
 from legato.store import schema
-from legato.store.dialects import compile_dialect, insert_for
+from legato.store.dialects import compile_dialect, compiled_once, insert_for
 from legato.store.queue import enqueue_in
 from legato.store.records import Event
 
@@ -91,14 +91,8 @@ class _TriggerSql:
             daemons.c.role == bindparam("role"), daemons.c.owner == bindparam("owner"))))
 
 
-_compiled: dict[str, _TriggerSql] = {}
-
-
 def _sql(store: SqlStore) -> _TriggerSql:
-    found = _compiled.get(store.dialect)
-    if found is None:
-        found = _compiled[store.dialect] = _TriggerSql(store)
-    return found
+    return compiled_once(_TriggerSql, store)
 
 
 # -- reads --------------------------------------------------------------------------------
@@ -123,6 +117,14 @@ def list_ticks(store: SqlStore, trigger_key: str | None = None, *, limit: int = 
     return [TickRecord(**row._mapping) for row in store.read(query)]
 
 
+def last_ticks(store: SqlStore) -> dict[str, TickRecord]:
+    """The newest tick of every trigger that has one, by trigger key."""
+    ticks = schema.trigger_ticks
+    newest = select(func.max(ticks.c.tick_id)).group_by(ticks.c.trigger_key)
+    rows = store.read(select(ticks).where(ticks.c.tick_id.in_(newest.scalar_subquery())))
+    return {row.trigger_key: TickRecord(**row._mapping) for row in rows}
+
+
 def daemon_holder(store: SqlStore, role: str) -> tuple[str, float] | None:
     """(owner, expires_at) of whoever holds ``role``, if anyone does."""
     daemons = schema.daemons
@@ -143,35 +145,68 @@ def save_evaluation(store: SqlStore, trigger_key: str, seen: TriggerState | None
     order of ``ticks`` with status ``requested``) and its ticks. None when another
     scheduler saved an evaluation first (nothing is written); else, per request, whether
     it was enqueued (False: its tick had its run already)."""
+    return save_evaluations(store, [EvaluationSave(
+        trigger_key=trigger_key, seen=seen, cursor=cursor, requests=requests, ticks=ticks,
+        error=error)])[0]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvaluationSave:
+    """One evaluation to save: the arguments of ``save_evaluation``."""
+
+    trigger_key: str
+    seen: TriggerState | None
+    cursor: str | None
+    requests: Sequence[Event] = ()
+    ticks: Sequence[TickRecord] = ()
+    error: str | None = None
+
+
+def save_evaluations(store: SqlStore, saves: Sequence[EvaluationSave]
+                     ) -> list[list[bool] | None]:
+    """Save several evaluations in one transaction (one commit for many triggers), each
+    as ``save_evaluation`` would, in the order of their trigger keys (so that two
+    schedulers saving overlapping sets lock the rows in the same order): per evaluation,
+    None or whether each request was enqueued."""
     q = _sql(store)
     now = time.time()
 
-    def work(cursor_: Any, sql: Statements) -> list[bool] | None:
-        params = {"key": trigger_key, "cursor": cursor, "now": now, "evaluated_at": now,
-                  "error": error}
-        if seen is None:
-            cursor_.execute(q.create, {**params, "paused": 0})
-        else:
-            cursor_.execute(q.save, {**params, "seen": seen.version})
-        if cursor_.rowcount != 1:
-            return None
-        enqueued = enqueue_in(cursor_, sql, requests)
-        by_tick = iter(zip(requests, enqueued, strict=True))
-        rows = []
-        for tick in ticks:
-            status, run_id, detail = tick.status, tick.run_id, tick.detail
-            if status == "requested":
-                request, done = next(by_tick)
-                run_id = request.run_id if done else None
-                if not done:
-                    status, detail = "skipped", "its run was requested before"
-            rows.append({"trigger_key": tick.trigger_key, "tick_key": tick.tick_key,
-                         "at": tick.at, "status": status, "run_id": run_id, "detail": detail})
-        if rows:
-            cursor_.executemany(q.tick, rows)
-        return enqueued
+    def work(cursor_: Any, sql: Statements) -> list[list[bool] | None]:
+        done: dict[int, list[bool] | None] = {}
+        for i in sorted(range(len(saves)), key=lambda i: saves[i].trigger_key):
+            done[i] = _save_in(cursor_, sql, q, now, saves[i])
+        return [done[i] for i in range(len(saves))]
 
+    if not saves:
+        return []
     return store.writer.transact(work)
+
+
+def _save_in(cursor_: Any, sql: Statements, q: _TriggerSql, now: float,
+             save: EvaluationSave) -> list[bool] | None:
+    params = {"key": save.trigger_key, "cursor": save.cursor, "now": now,
+              "evaluated_at": now, "error": save.error}
+    if save.seen is None:
+        cursor_.execute(q.create, {**params, "paused": 0})
+    else:
+        cursor_.execute(q.save, {**params, "seen": save.seen.version})
+    if cursor_.rowcount != 1:
+        return None
+    enqueued = enqueue_in(cursor_, sql, save.requests)
+    by_tick = iter(zip(save.requests, enqueued, strict=True))
+    rows = []
+    for tick in save.ticks:
+        status, run_id, detail = tick.status, tick.run_id, tick.detail
+        if status == "requested":
+            request, done = next(by_tick)
+            run_id = request.run_id if done else None
+            if not done:
+                status, detail = "skipped", "its run was requested before"
+        rows.append({"trigger_key": tick.trigger_key, "tick_key": tick.tick_key,
+                     "at": tick.at, "status": status, "run_id": run_id, "detail": detail})
+    if rows:
+        cursor_.executemany(q.tick, rows)
+    return enqueued
 
 
 def set_paused(store: SqlStore, trigger_key: str, paused: bool) -> None:

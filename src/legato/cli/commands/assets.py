@@ -22,7 +22,8 @@ def assets(
     """List assets and their latest materialization.
 
     When (and how long ago), by which run, how many rows, and the data version; assets
-    never materialized are listed as such. Without definitions, lists the assets that
+    never materialized are listed as such; for partitioned assets, how many partitions
+    were materialized. Without definitions, lists the assets that
     the store knows.
     """
     from legato.cli.errors import CommandLineError
@@ -36,19 +37,30 @@ def assets(
                                hint="legato assets [FILE.py] or legato assets -m pkg.module")
     settings = load_settings()
     defined: list[str] | None = None
+    described: dict[str, str] = {}
     if definitions_target(file, module, settings) is not None:
         defs = load_project(file, module, settings, "assets")
         defined = list(defs.graph.sorted(defs.assets))
+        described = {key: a.partitions.describe() for key, a in defs.assets.items()
+                     if a.partitions is not None}
     with SqlStore(settings.store_url, durability=settings.durability) as store:
         latest = store.latest_materializations()
+        counts = store.partition_counts()
     keys = defined if defined is not None else sorted(latest)
     rows = [(key, latest.get(key)) for key in keys]
     if json:
-        print_json([{"asset_key": key, "materialization": record} for key, record in rows])
+        print_json([{"asset_key": key, "materialization": record,
+                     **({"partitions": {"definition": described.get(key),
+                                        "materialized": counts.get(key, 0)}}
+                        if key in described or key in counts else {})}
+                    for key, record in rows])
         return
     console = make_console()
     if not rows:
         console.print("no assets defined" if defined is not None else
                       "no assets materialized yet (name the definitions to list every asset)")
         return
-    console.print(assets_table(rows))
+    partitions = {key: f"{counts.get(key, 0):,}"
+                  + (f" of {described[key]}" if key in described else " materialized")
+                  for key in keys if key in described or key in counts}
+    console.print(assets_table(rows, partitions))

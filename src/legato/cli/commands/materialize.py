@@ -34,16 +34,24 @@ def materialize(
     param: ParamOption = None,
     executor: ExecutorOption = None,
     max_parallel: MaxParallelOption = None,
+    partition: Annotated[
+        str | None,
+        typer.Option("--partition", metavar="KEY", show_default=False,
+                     help="The partition the partitioned assets compute, e.g. 2026-01-05 "
+                     "(ctx.partition_key); for many, use legato backfill."),
+    ] = None,
 ) -> None:
     """Materialize assets in dependency order, with a live view, and record the run.
 
-    Upstream assets outside the selection give their latest materialization. Parameters
-    reach each step as ctx.params. Exits 0 when every asset succeeded, 1 when one failed,
+    Upstream assets outside the selection give their latest materialization (of the
+    partitions mapped to --partition, for partitioned assets). Parameters reach each step
+    as ctx.params. Exits 0 when every asset succeeded, 1 when one failed,
     was skipped or fell back to its last good value, 130 when canceled (Ctrl-C).
 
-    Example: legato materialize '*report'
+    Example: legato materialize '*report'; legato materialize events --partition 2026-01-05
     """
     from legato.cli.execute import execute, settings_for
+    from legato.engine.partitioned import check_run_partition
     from legato.graph.selection import resolve_selection
 
     file, names = split_file(file, selection)
@@ -56,6 +64,8 @@ def materialize(
     settings = settings_for(executor, max_parallel)
     defs = load_project(file, module, settings, "materialize")
     keys = resolve_selection(defs.graph, names or None)  # a bad selection fails before a run
+    check_run_partition(defs.graph, keys, partition)  # and a bad partition too
     params = parse_params(param)
-    code = execute(settings, lambda runner: runner.materialize(defs, keys, params=params))
+    code = execute(settings, lambda runner: runner.materialize(defs, keys, params=params,
+                                                               partition_key=partition))
     raise typer.Exit(code)
