@@ -36,10 +36,13 @@ def _stamp(source: str) -> tuple[int, int] | None:
 
 
 class RunTargets:
-    """Definitions by source, loaded on first use; ``given`` definitions serve every run."""
+    """Definitions by source, loaded on first use. ``given`` definitions serve the runs
+    requested from them (their source), and runs that recorded no source; with
+    ``only_given``, every run."""
 
-    def __init__(self, given: Definitions | None = None) -> None:
+    def __init__(self, given: Definitions | None = None, *, only_given: bool = True) -> None:
         self._given = given
+        self._only_given = only_given
         self._loaded: dict[str, tuple[tuple[int, int] | None, Definitions]] = {}
         self._lock = threading.Lock()  # one import at a time: they share sys.modules
 
@@ -63,8 +66,9 @@ class RunTargets:
         return found
 
     def definitions(self, run: RunRecord) -> Definitions:
-        if self._given is not None:
-            return self._given
+        given = self._given
+        if given is not None and (self._only_given or run.source in (None, given.source)):
+            return given
         source = run.source
         if source is None:
             raise DefinitionError(

@@ -92,12 +92,18 @@ class WorkerStats:
 
 
 class Worker:
-    """Executes queued runs: ``Worker(settings).run(stop)`` until ``stop`` is set."""
+    """Executes queued runs: ``Worker(settings).run(stop)`` until ``stop`` is set.
+
+    Each run executes against the definitions it was requested from (``runs.source``),
+    loaded once per source; ``definitions`` given serve every run instead, or, with
+    ``other_sources``, the runs requested from them (and runs that recorded no source)
+    while the others load theirs."""
 
     def __init__(self, settings: Settings, *, definitions: Definitions | None = None,
                  slots: int | None = None, owner: str | None = None,
                  grace_s: float = DEFAULT_GRACE_S,
-                 on_run_end: Callable[[RunEnd], None] | None = None) -> None:
+                 on_run_end: Callable[[RunEnd], None] | None = None,
+                 other_sources: bool = False) -> None:
         self.settings = settings
         self.slots = settings.worker_slots if slots is None else slots
         if self.slots < 1:
@@ -108,7 +114,7 @@ class Worker:
         self.grace_s = grace_s
         self.on_run_end = on_run_end
         self.scan_every = min(settings.lease_ttl / 3, SCAN_MAX_S)
-        self._targets = RunTargets(definitions)
+        self._targets = RunTargets(definitions, only_given=not other_sources)
         self._store: SqlStore | None = None
         self._runner = Runner(settings)  # replaced by one on the worker's store when opened
         self._wakeup: QueueWakeup | None = None
@@ -191,6 +197,10 @@ class Worker:
                 return
             self._wake.clear()
             self._wake.wait(left)
+
+    def wake(self) -> None:
+        """Look at the queue now (runs were just enqueued in this process)."""
+        self._wake.set()
 
     def hurry(self) -> None:
         """Cut the grace period of a shutdown short (Ctrl-C pressed twice)."""
