@@ -21,6 +21,7 @@ from legato.cli.commands import (
     runs,
     scheduler,
     schedules,
+    serve,
     show,
     trigger,
     worker,
@@ -69,6 +70,7 @@ app.command("show")(show.show)
 app.command("logs")(logs.logs)
 app.command("assets")(assets.assets)
 app.command("backfill")(backfill.backfill)
+app.command("serve")(serve.serve)
 app.command("schedules")(schedules.schedules)
 app.command("scheduler")(scheduler.scheduler)
 app.command("trigger")(trigger.trigger)

@@ -290,3 +290,10 @@ def _short_time(iso: str, tz: str | None = None) -> str:
         at = at.astimezone(ZoneInfo(tz))
     text = at.strftime("%Y-%m-%d %H:%M" if at.second == 0 else "%Y-%m-%d %H:%M:%S")
     return f"{text} {at.tzname()}" if tz is not None else text
+
+
+def where(url: str) -> str:
+    """A store's URL as shown to people: without its password."""
+    from sqlalchemy.engine import make_url
+
+    return str(make_url(url).render_as_string(hide_password=True))

@@ -27,7 +27,7 @@ def scheduler(file: FileArgument = None, module: ModuleOption = None) -> None:
 
     from legato.cli.errors import CommandLineError
     from legato.cli.locate import load_project
-    from legato.cli.render import make_console
+    from legato.cli.render import make_console, where
     from legato.daemon.scheduler import Scheduler
     from legato.settings import load_settings
 
@@ -37,7 +37,7 @@ def scheduler(file: FileArgument = None, module: ModuleOption = None) -> None:
     settings = load_settings()
     defs = load_project(file, module, settings, "scheduler")
     console = make_console()
-    _log_to(make_console(stderr=True))
+    log_to(make_console(stderr=True))
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -46,17 +46,17 @@ def scheduler(file: FileArgument = None, module: ModuleOption = None) -> None:
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     count = len(defs.triggers())
     console.print(f"[bold]legato scheduler[/]: {count} trigger{'s' * (count != 1)} "
-                  f"on {_where(settings.store_url)}; Ctrl-C to stop")
+                  f"on {where(settings.store_url)}; Ctrl-C to stop")
     try:
         with Scheduler(settings, defs) as running:
-            running.run(stop, on_tick=lambda report: _status(console, report))
+            running.run(stop, on_tick=lambda report: print_tick(console, report))
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     console.print("scheduler stopped")
 
 
-def _status(console: Console, report: TickReport) -> None:
+def print_tick(console: Console, report: TickReport) -> None:
     """One line for a pass that evaluated something."""
     if not (report.evaluated or report.failed):
         return
@@ -67,7 +67,7 @@ def _status(console: Console, report: TickReport) -> None:
                   + Text(report.describe(), style=style))
 
 
-def _log_to(console: Console) -> None:
+def log_to(console: Console) -> None:
     """The scheduler's log records as plain lines on ``console`` (stderr)."""
     import logging
 
@@ -85,9 +85,3 @@ def _log_to(console: Console) -> None:
     logger.setLevel(logging.INFO)
     logger.addHandler(ConsoleHandler())
     logger.propagate = False
-
-
-def _where(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)

@@ -45,7 +45,7 @@ def worker(
 
     Example: legato worker --slots 8
     """
-    from legato.cli.render import make_console
+    from legato.cli.render import make_console, where
     from legato.daemon.worker import Worker
     from legato.settings import load_settings
 
@@ -61,7 +61,7 @@ def worker(
                         on_run_end=ends.append)
     stop = threading.Event()
     console.print(f"worker {the_worker.owner}: {the_worker.slots} slots on "
-                  f"{_where(settings.store_url)}", style="dim", markup=False, soft_wrap=True)
+                  f"{where(settings.store_url)}", style="dim", markup=False, soft_wrap=True)
     thread = threading.Thread(target=the_worker.run, args=(stop,), name="legato-worker")
 
     def on_signal(*_: object) -> None:  # the first stops claiming; the second hurries
@@ -71,7 +71,7 @@ def worker(
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        _watch(console, the_worker, thread, stop, ends)
+        watch(console, the_worker, thread, stop, ends)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -80,7 +80,7 @@ def worker(
                   f"{stats.released} released", markup=False)
 
 
-def _watch(console: Console, the_worker: Worker, thread: threading.Thread,
+def watch(console: Console, the_worker: Worker, thread: threading.Thread,
            stop: threading.Event, ends: list[RunEnd]) -> None:
     """Run the worker in a thread; show its status line and each run's end, here."""
     thread.start()
@@ -88,10 +88,10 @@ def _watch(console: Console, the_worker: Worker, thread: threading.Thread,
         while thread.is_alive():
             thread.join(STATUS_EVERY_S)
             while ends:
-                _print_end(console, ends.pop(0))
+                print_end(console, ends.pop(0))
             line.update(_status(the_worker, stop))
     while ends:
-        _print_end(console, ends.pop(0))
+        print_end(console, ends.pop(0))
 
 
 def _status(the_worker: Worker, stop: threading.Event) -> str:
@@ -102,7 +102,7 @@ def _status(the_worker: Worker, stop: threading.Event) -> str:
             f" · {s.failed} failed")
 
 
-def _print_end(console: Console, end: RunEnd) -> None:
+def print_end(console: Console, end: RunEnd) -> None:
     from rich.text import Text
 
     from legato.cli.render import status_text
@@ -114,11 +114,3 @@ def _print_end(console: Console, end: RunEnd) -> None:
     if end.error and end.status != "succeeded":
         line.append(f": {end.error}", style="red")
     console.print(line, soft_wrap=True)
-
-
-def _where(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return str(make_url(url).render_as_string(hide_password=True))
-
-
