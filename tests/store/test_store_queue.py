@@ -37,6 +37,18 @@ class QueueConformance(BackendSuite):
         kinds = Counter(e.kind for e in all_events(store))
         assert kinds["run_queued"] == 2  # the refused request left no event behind
 
+    def test_a_run_id_taken_is_an_error_not_a_duplicate(self, store: SqlStore) -> None:
+        first = request(key="manual:a")
+        queue.enqueue(store, [first])
+        clash = queue.queued_event(first.run_id, kind="flow", target="nightly", params={},
+                                   source=None, idempotency_key="manual:b")
+        other = request(key="manual:c")
+        with pytest.raises(IllegalTransition):
+            queue.enqueue(store, [other, clash])
+        # nothing of the refused transaction was written, and the key is still free
+        assert [r.run_id for r in store.list_runs()] == [first.run_id]
+        assert queue.enqueue(store, [other]) == [True]
+
     def test_claims_by_priority_then_age(self, store: SqlStore) -> None:
         low_old = request(at=100.0)
         low_new = request(at=200.0)

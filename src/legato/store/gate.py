@@ -114,6 +114,8 @@ class Statements:
                     error=bindparam("error"))
         )
         # wakes the workers waiting on an empty queue (LISTEN), at commit; PostgreSQL only
+        self.key_taken = sql(select(runs.c.run_id)
+                             .where(runs.c.idempotency_key == bindparam("key")))
         self.notify_queued = ("NOTIFY legato_queue" if dialect.name == "postgresql"
                               else None)
         self.renew_lease = sql(  # the heartbeat

@@ -78,8 +78,9 @@ def queued_event(run_id: str, *, kind: str, target: str, params: Mapping[str, An
 
 def enqueue_in(cursor: Any, sql: Statements, events: Sequence[Event]) -> list[bool]:
     """Within a transaction: enqueue each run, each under a savepoint; False for a run
-    whose idempotency key was enqueued before (it is not enqueued again). On PostgreSQL, the
-    workers waiting for runs are notified when the transaction commits."""
+    whose idempotency key was enqueued before (it is not enqueued again). Any other conflict
+    (a run id taken) raises: a run is never dropped silently. On PostgreSQL, the workers
+    waiting for runs are notified when the transaction commits."""
     done = []
     for event in events:
         cursor.execute("SAVEPOINT legato_enqueue")
@@ -87,6 +88,11 @@ def enqueue_in(cursor: Any, sql: Statements, events: Sequence[Event]) -> list[bo
             apply(sql, cursor, [event], (), ())
         except IllegalTransition:
             cursor.execute("ROLLBACK TO SAVEPOINT legato_enqueue")
+            key = event.data.get("idempotency_key")
+            if key is not None:
+                cursor.execute(sql.key_taken, {"key": key})
+            if key is None or cursor.fetchone() is None:
+                raise
             done.append(False)
         else:
             done.append(True)
