@@ -300,3 +300,31 @@ def test_a_process_killed_while_committing(tmp_path: Path) -> None:
                 steps_done = sum(1 for r, _ in succeeded if r == run_id)
                 assert logged.get(run_id, 0) == steps_done * log_lines
     assert len(set(committed)) == len(committed) >= 15
+
+
+def test_ctrl_c_as_a_transaction_begins_leaves_no_lock_behind(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A KeyboardInterrupt raised just as BEGIN returns (it had waited for the write lock)
+    rolls the transaction back: other writers are not blocked until the process exits."""
+    from legato.store import writer
+
+    url = f"sqlite:///{tmp_path / 'legato.db'}"
+    real = writer.begin_write
+
+    def interrupted(cursor: Any, dialect: str) -> None:
+        real(cursor, dialect)
+        raise KeyboardInterrupt
+
+    with SqlStore(url) as store:
+        monkeypatch.setattr(writer, "begin_write", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            store.commit([run_started("r1", 1.0)])
+        monkeypatch.setattr(writer, "begin_write", real)
+        other = sqlite3.connect(tmp_path / "legato.db", timeout=0.5, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")  # "database is locked" if the lock was kept
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        store.commit([run_started("r1", 1.0)])  # and this store still writes
+        assert [r.run_id for r in store.list_runs()] == ["r1"]

@@ -286,8 +286,10 @@ class StoreWriter:
                 self._connection = self._connect()
             connection = self._connection
             cursor = connection.cursor()
-            begin_write(cursor, self._dialect)
             try:
+                # inside the try: a Ctrl-C raised as BEGIN returns (it waited for the lock)
+                # must not leave the transaction open, holding SQLite's write lock
+                begin_write(cursor, self._dialect)
                 work(cursor, renewed)
             except BaseException:
                 self._rollback(connection)
