@@ -105,9 +105,6 @@ class Statements:
                     lease_token=literal_column("1"), lease_expires_at=bindparam("expires_at"),
                     started_at=bindparam("started_at"))
         )
-        self.begin_claimed = sql(  # the claimed run begins executing (fenced by its lease)
-            update(runs).where(running).values(started_at=bindparam("started_at"))
-        )
         self.cancel_queued = sql(
             update(runs).where(queued)
             .values(status=_lit("canceled"), ended_at=bindparam("ended_at"),
@@ -216,8 +213,8 @@ def run_started(sql: Statements, run: Exec, event: Event) -> int:
     """A new run, leased to the process that starts it (token 1) when ``owner`` is given;
     or, with ``claimed``, a queued run that its worker claimed beginning to execute."""
     d = event.data
-    if d.get("claimed"):
-        return run(sql.begin_claimed, {"p_run_id": event.run_id, "started_at": event.at})
+    if d.get("claimed"):  # the claim made it running; its lease fenced this event
+        return 1
     owner = d.get("owner")
     lease = ({"lease_owner": owner, "lease_token": 1,
               "lease_expires_at": event.at + d["lease_s"]} if owner else {})
@@ -402,6 +399,7 @@ def apply(
             ) from error
         return int(cursor.rowcount)
 
+    unfenced: list[dict[str, Any]] = []  # appended at the end, in one executemany
     for index, item in enumerate(batch):
         doing = item.kind + f" of run {item.run_id}" + (
             f" step '{item.step_key}'" if item.step_key else "")
@@ -412,7 +410,7 @@ def apply(
                    {**row, "f_run_id": lease.run_id, "f_token": lease.token}) != 1:
                 raise _lost(lease)
         else:
-            run(sql.insert_event, row)
+            unfenced.append(row)
         rule = RULES.get(item.kind)
         if rule is None:
             if item.kind not in LOG_ONLY_KINDS:
@@ -422,6 +420,13 @@ def apply(
             raise IllegalTransition(f"{item.kind} does not apply to run {item.run_id}"
                                     + (f" step '{item.step_key}'" if item.step_key else "")
                                     + " in its current state")
+    # The log rows have no unique key, so nothing above depends on them being written
+    # first: one batch (a single round trip on PostgreSQL, whose driver pipelines it)
+    # instead of one statement each.
+    if len(unfenced) == 1:
+        cursor.execute(sql.insert_event, unfenced[0])
+    elif unfenced:
+        cursor.executemany(sql.insert_event, unfenced)
     for value in values:  # after the events: the fence rides on the first one
         doing = f"value {value.value_id}"
         run(sql.insert_value, {
