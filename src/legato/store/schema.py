@@ -49,7 +49,7 @@ runs = Table(
     Column("partition_key", String(255)),  # the partition an asset run computes
     Column("trigger_key", String(255)),  # schedule:nightly, sensor:x, backfill:id, manual
     Column("backfill_id", String(32)),
-    Column("started_at", Float),  # when it began executing (created_at: when requested)
+    Column("started_at", Float),  # when it started, or a worker claimed it (created_at: requested)
     Index("ix_runs_created", "created_at"),
     Index("ix_runs_target_created", "target", "created_at"),
     Index("ix_runs_idempotency_key", "idempotency_key", unique=True),
