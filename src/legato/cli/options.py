@@ -58,3 +58,16 @@ RunArgument = Annotated[
     typer.Argument(metavar="RUN", help="A run id, a unique prefix of one, or 'last'.",
                    show_default=False),
 ]
+
+SlotsOption = Annotated[
+    int | None,
+    typer.Option("--slots", "-s", min=1, metavar="N",
+                 help="Runs executed at once (default: the worker_slots setting, else 4)."),
+]
+
+GraceOption = Annotated[
+    float,
+    typer.Option("--grace", min=0, metavar="SECONDS",
+                 help="On SIGTERM or Ctrl-C, how long the runs under way may take to finish "
+                 "before they are released to other workers."),
+]

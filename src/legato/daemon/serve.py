@@ -43,7 +43,6 @@ class Server:
 
     def run(self, stop: threading.Event) -> None:
         with Scheduler(self.settings, self.definitions, owner=self.worker.owner) as scheduler:
-            self.scheduler = scheduler
             loop = threading.Thread(target=self._schedule, args=(scheduler, stop),
                                     name="legato-scheduler", daemon=True)
             loop.start()

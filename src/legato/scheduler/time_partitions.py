@@ -62,7 +62,7 @@ class TimePartitions(Partitions):
             where = caller_location()
             raise DefinitionError([Problem(f"{name}: {error}", where.file, where.line)]) from None
 
-    # -- the calendar unit: subclasses define these four -------------------------------
+    # -- the calendar unit: subclasses define these four, and ``_pattern`` -------------
 
     def _floor(self, wall: dt.datetime) -> dt.datetime:
         raise NotImplementedError
@@ -73,9 +73,16 @@ class TimePartitions(Partitions):
     def _format(self, wall: dt.datetime) -> str:
         raise NotImplementedError
 
+    def _wall(self, *numbers: int) -> dt.datetime:
+        """The window's starting wall time, from the numbers ``_pattern`` matched."""
+        raise NotImplementedError
+
     def _parse(self, key: str) -> dt.datetime:
         """The window's starting wall time; ValueError when ``key`` is not of the format."""
-        raise NotImplementedError
+        match = self._pattern.fullmatch(key)
+        if match is None:
+            raise ValueError(key)
+        return self._wall(*map(int, match.groups()))
 
     # -- the shared arithmetic ---------------------------------------------------------
 
@@ -273,11 +280,8 @@ class HourlyPartitions(TimePartitions):
     def _format(self, wall: dt.datetime) -> str:
         return f"{wall:%Y-%m-%dT%H}:00"
 
-    def _parse(self, key: str) -> dt.datetime:
-        match = self._pattern.fullmatch(key)
-        if match is None:
-            raise ValueError(key)
-        year, month, day, hour = map(int, match.groups())
+    def _wall(self, *numbers: int) -> dt.datetime:
+        year, month, day, hour = numbers
         return dt.datetime(year, month, day, hour)
 
 
@@ -300,11 +304,8 @@ class DailyPartitions(TimePartitions):
     def _format(self, wall: dt.datetime) -> str:
         return f"{wall:%Y-%m-%d}"
 
-    def _parse(self, key: str) -> dt.datetime:
-        match = self._pattern.fullmatch(key)
-        if match is None:
-            raise ValueError(key)
-        year, month, day = map(int, match.groups())
+    def _wall(self, *numbers: int) -> dt.datetime:
+        year, month, day = numbers
         return dt.datetime(year, month, day)
 
 
@@ -329,11 +330,9 @@ class WeeklyPartitions(TimePartitions):
         year, week, _ = wall.isocalendar()
         return f"{year:04d}-W{week:02d}"
 
-    def _parse(self, key: str) -> dt.datetime:
-        match = self._pattern.fullmatch(key)
-        if match is None:
-            raise ValueError(key)
-        day = dt.date.fromisocalendar(int(match.group(1)), int(match.group(2)), 1)
+    def _wall(self, *numbers: int) -> dt.datetime:
+        year, week = numbers
+        day = dt.date.fromisocalendar(year, week, 1)
         return dt.datetime(day.year, day.month, day.day)
 
 
@@ -357,8 +356,6 @@ class MonthlyPartitions(TimePartitions):
     def _format(self, wall: dt.datetime) -> str:
         return f"{wall:%Y-%m}"
 
-    def _parse(self, key: str) -> dt.datetime:
-        match = self._pattern.fullmatch(key)
-        if match is None:
-            raise ValueError(key)
-        return dt.datetime(int(match.group(1)), int(match.group(2)), 1)
+    def _wall(self, *numbers: int) -> dt.datetime:
+        year, month = numbers
+        return dt.datetime(year, month, 1)

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import signal
 import threading
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
-import typer
-
-from legato.cli.options import FileArgument, ModuleOption
+from legato.cli.options import FileArgument, GraceOption, ModuleOption, SlotsOption
 
 if TYPE_CHECKING:
     from legato.daemon.worker import RunEnd
@@ -19,17 +17,8 @@ def serve(
     file: FileArgument = None,
     *,
     module: ModuleOption = None,
-    slots: Annotated[
-        int | None,
-        typer.Option("--slots", "-s", min=1, metavar="N",
-                     help="Runs executed at once (default: the worker_slots setting, else 4)."),
-    ] = None,
-    grace: Annotated[
-        float,
-        typer.Option("--grace", min=0, metavar="SECONDS",
-                     help="On SIGTERM or Ctrl-C, how long the runs under way may take to "
-                     "finish before they are released to other workers."),
-    ] = 10.0,
+    slots: SlotsOption = None,
+    grace: GraceOption = 10.0,
 ) -> None:
     """Run the project: its schedules, sensors, asset-event triggers and backfills start
     runs, and this process executes them.
