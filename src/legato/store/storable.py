@@ -74,8 +74,13 @@ def storable(value: Any) -> Any:
 
 def storable_row(row: dict[str, Any]) -> dict[str, Any]:
     """Make every text parameter of one statement storable, in place; returns ``row``."""
+    for value in row.values():  # the fast pass: nothing to change (nearly always)
+        if value.__class__ is str and not (value.isascii() and "\x00" not in value):
+            break
+    else:
+        return row
     for name, value in row.items():
-        if type(value) is str and not (value.isascii() and "\x00" not in value):
+        if isinstance(value, str):
             row[name] = storable_text(value)
     return row
 
