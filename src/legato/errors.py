@@ -7,6 +7,7 @@ The tree, so that callers can catch as narrowly as they like::
     ├── SettingsError          a setting has a bad value
     ├── StoreError             the store cannot be opened, read or written
     │   ├── SchemaVersionError the database was written by a newer legato
+    │   ├── UnstorableError    one write's data cannot be stored (too long, out of range, ...)
     │   └── IllegalTransition  an event does not fit the current state (the gate refused it)
     │       └── LeaseLost      another process took the run over: this one's writes are refused
     ├── RunNotFoundError       no run (or no unique run) has that id
@@ -83,6 +84,22 @@ class StoreError(LegatoError):
 
 class SchemaVersionError(StoreError):
     """The database was written by a newer version of legato; it is never migrated down."""
+
+
+class UnstorableError(StoreError):
+    """One write's data cannot be stored even after ``store/storable.py`` made its text
+    storable (a name longer than its column, a number out of range, ...). Only the request
+    that carried it fails; ``what`` names the event or row and ``field`` the offending
+    parameter, when known."""
+
+    def __init__(self, message: str, *, what: str = "", field: str | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.what = what
+        self.field = field
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (str(self),), self.__dict__)
 
 
 class IllegalTransition(StoreError):  # noqa: N818 - the gate's word for it

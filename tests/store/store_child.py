@@ -54,7 +54,9 @@ def one_run(store: SqlStore, log_lines: int = 2, payload: int = 10) -> str:
 
 
 def work(args: argparse.Namespace, store: SqlStore, result: dict[str, Any]) -> None:
-    if args.mode == "open":
+    if args.mode == "read":  # only the listing, below
+        result["read_only"] = store.read_only
+    elif args.mode == "open":
         result["run_id"] = one_run(store)
     elif args.mode == "commit-many":
         started = time.perf_counter()
@@ -71,7 +73,8 @@ def work(args: argparse.Namespace, store: SqlStore, result: dict[str, Any]) -> N
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["open", "commit-many", "commit-forever", "try-write"])
+    parser.add_argument("mode", choices=["open", "read", "commit-many", "commit-forever",
+                                         "try-write"])
     parser.add_argument("url")
     parser.add_argument("n", type=int, nargs="?", default=1)
     parser.add_argument("--go", help="wait until this file exists before starting")

@@ -151,18 +151,42 @@ def test_a_store_folder_that_cannot_be_created(shared_dir: Path) -> None:
 
 
 def test_an_existing_store_in_a_folder_made_read_only(shared_dir: Path) -> None:
+    """It can be read (``legato runs``), without the migration lock file; only a write
+    fails, clearly."""
     folder = shared_dir / "project"
     folder.mkdir()
     url, run_ids = make_store(folder)
+    (folder / "legato.db.migrate-lock").unlink()  # a read-only copy need not have one
     give_to_child(folder)
     folder.chmod(0o555)
+    result = child("read", url, unprivileged=True)
+    assert result == {"ok": True, "read_only": True, "runs": len(run_ids)}, result
     result = child("open", url, unprivileged=True)
     assert result["ok"] is False and result["error"] == "StoreError", result
+    assert result["stage"] == "commit"
     assert result["message"].startswith(f"cannot write the legato store at {folder}")
     assert result["hint"].startswith("make the folder")
+    assert sorted(p.name for p in folder.iterdir()) == ["legato.db"]
     folder.chmod(0o755)
     with check_intact(folder, run_ids) as store:
         assert len(store.list_runs()) == len(run_ids)
+
+
+def test_a_store_in_a_read_only_folder_that_needs_migrating(shared_dir: Path) -> None:
+    folder = shared_dir / "project"
+    folder.mkdir()
+    url, _ = make_store(folder)
+    connection = sqlite3.connect(folder / "legato.db")
+    with connection:
+        connection.execute("UPDATE alembic_version SET version_num = '0001'")
+    connection.close()
+    give_to_child(folder)
+    folder.chmod(0o555)
+    result = child("read", url, unprivileged=True)
+    assert result["ok"] is False and result["stage"] == "open", result
+    assert result["message"] == (f"cannot write the legato store at {folder / 'legato.db'}: "
+                                 "its folder is read-only, and the store needs migrating "
+                                 "from '0001'")
 
 
 def test_a_read_only_database_file(shared_dir: Path) -> None:

@@ -21,7 +21,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
 from store_kit import run_started
 
-from legato.errors import SchemaVersionError
+from legato.errors import SchemaVersionError, StoreError
 from legato.store import schema
 from legato.store.migrations import HEAD
 from legato.store.sql_store import MIGRATIONS, SqlStore, _known_revisions
@@ -207,3 +207,70 @@ def test_a_store_of_the_previous_revision_is_migrated_with_its_runs(url: str) ->
     assert _version(url) == HEAD
     assert (run.target, run.params, run.priority, run.partition_key, run.started_at) == (
         "nightly", {"n": 1}, 0, None, None)
+
+
+def test_an_empty_revision_table_beside_the_tables_is_refused_clearly(url: str) -> None:
+    with SqlStore(url) as store:
+        store.commit([run_started("r" * 32, 1.0)])
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM alembic_version"))
+    engine.dispose()
+    before = _shape(url)
+    with pytest.raises(StoreError) as refused:
+        SqlStore(url)
+    assert "alembic_version table is empty" in str(refused.value)
+    assert "already exists" not in str(refused.value)
+    assert f"VALUES ('{HEAD}')" in (refused.value.hint or "")
+    assert _shape(url) == before  # nothing migrated, nothing dropped
+    engine = create_engine(url)
+    with engine.begin() as connection:  # the repair the hint gives
+        connection.execute(text(f"INSERT INTO alembic_version VALUES ('{HEAD}')"))
+    engine.dispose()
+    with SqlStore(url) as store:
+        assert store.get_run("r" * 32).run_id == "r" * 32
+
+
+def test_an_empty_revision_table_alone_is_a_new_store(url: str) -> None:
+    """What an interrupted creation could leave: nothing to lose, so the store is created."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE alembic_version "
+                                "(version_num VARCHAR(32) NOT NULL PRIMARY KEY)"))
+    engine.dispose()
+    with SqlStore(url) as store:
+        store.commit([run_started("r" * 32, 1.0)])
+    assert _version(url) == HEAD
+
+
+def test_an_empty_database_file_is_not_taken_for_a_new_store(tmp_path: Path) -> None:
+    path = tmp_path / "legato.db"
+    path.touch()
+    with pytest.raises(StoreError) as refused:
+        SqlStore(f"sqlite:///{path}")
+    assert str(refused.value).startswith(f"the store file {path} is empty (0 bytes)")
+    assert "delete legato.db" in (refused.value.hint or "")
+    assert path.stat().st_size == 0  # left as it was
+    path.unlink()
+    with SqlStore(f"sqlite:///{path}"):  # the fix the hint gives
+        pass
+    assert path.stat().st_size > 0
+
+
+def test_a_new_store_is_never_left_as_an_empty_file(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening a new store writes the file's header on the first connection: a crash during
+    the migration that follows leaves a store the next opener can migrate, not 0 bytes."""
+    path = tmp_path / "legato.db"
+
+    def crash(*_: object) -> None:
+        assert path.stat().st_size > 0
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("alembic.command.upgrade", crash)
+    with pytest.raises(KeyboardInterrupt):
+        SqlStore(f"sqlite:///{path}")
+    monkeypatch.undo()
+    with SqlStore(f"sqlite:///{path}"):
+        pass
+    assert _version(f"sqlite:///{path}") == HEAD

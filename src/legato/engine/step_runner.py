@@ -20,7 +20,7 @@ from legato.definitions.options import LastGood
 from legato.engine.capture import Line
 from legato.engine.context import StepContext
 from legato.engine.session import RunSession, StepOutcome, StepSpec
-from legato.errors import ValueStoreError
+from legato.errors import UnstorableError, ValueStoreError
 from legato.executors.base import BodyCall, BodyResult, describe
 from legato.store.records import Event, LogLine, StepStatus
 from legato.values.value_store import is_plain_json
@@ -160,7 +160,7 @@ def run_step(
                     return _succeed(session, spec, attempt=attempt, value=last.value,
                                     lines=lines, ckey=ckey, started=started,
                                     materialize=materialize, value_id=value_id)
-                except ValueStoreError as error:
+                except (ValueStoreError, UnstorableError) as error:  # fails this step once
                     last = BodyResult(ok=False, error=error, retryable=False,
                                       error_text=f"{error}" + (f" ({error.hint})"
                                                                if error.hint else ""))
@@ -178,9 +178,9 @@ def run_step(
                     return _fall_back(session, spec, args, kwargs, attempt=attempt,
                                       batch=batch, lines=lines, last=last, seq=seq,
                                       started=started, value_id=value_id)
-                session.record(batch, log_lines=lines)
+                _record_failure(session, batch, lines)
                 break
-            session.record(batch, log_lines=lines)
+            _record_failure(session, batch, lines)
             if delay and session.canceled.wait(delay):
                 break
     if session.canceled.is_set():
@@ -191,6 +191,19 @@ def run_step(
                           ended_at=time.time(), exception=last.error if last else None)
     session.finish_step(key, outcome)
     return outcome
+
+
+def _record_failure(session: RunSession, batch: list[Event], lines: list[LogLine]) -> None:
+    """Record a failed attempt; if its output cannot be stored, without it, saying why."""
+    try:
+        session.record(batch, log_lines=lines)
+    except UnstorableError as error:
+        if not lines:
+            raise
+        last = batch[-1]
+        text = f"{last.data.get('error')}; its output was not kept: {error}"
+        session.record([*batch[:-1], Event(last.run_id, last.step_key, last.attempt,
+                                           last.kind, last.at, {**last.data, "error": text})])
 
 
 def _succeed(session: RunSession, spec: StepSpec, *, attempt: int, value: Any,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,9 +33,29 @@ def sqlite_path(url: str) -> Path | None:
     return Path(database) if database and database != ":memory:" else None
 
 
-def create_store_engine(url: str, *, durability: str) -> Engine:
+def is_read_only_sqlite(url: str) -> bool:
+    """A SQLite store in a folder this process cannot write (a read-only file system, a
+    folder of another user's): it can be read, never written or migrated. SQLite cannot
+    open a WAL database there in its usual mode (it needs to create the ``-shm`` file)."""
+    path = sqlite_path(url)
+    return (path is not None and path.is_file() and path.stat().st_size > 0
+            and not os.access(path.parent, os.W_OK))
+
+
+def connect_sqlite_read_only(path: Path) -> sqlite3.Connection:
+    """A connection that only reads ``path``, in a folder nobody writes (``immutable``:
+    SQLite then needs no lock and no ``-shm`` file). If a ``-wal`` file holds commits not
+    yet copied into the database, it is read too (``mode=ro``, which needs its ``-shm``)."""
+    wal = path.with_name(path.name + "-wal")
+    mode = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "immutable=1"
+    return sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True,
+                           check_same_thread=False)
+
+
+def create_store_engine(url: str, *, durability: str, read_only: bool = False) -> Engine:
     """An engine whose connections are set up for legato: WAL, busy timeout, and explicit
-    transactions on SQLite; psycopg 3 on PostgreSQL."""
+    transactions on SQLite; psycopg 3 on PostgreSQL. ``read_only`` (SQLite in a folder that
+    cannot be written): connections that only read."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = sqlite_path(url)
@@ -43,6 +64,9 @@ def create_store_engine(url: str, *, durability: str) -> Engine:
                 "an in-memory SQLite store cannot be shared between the engine and its readers",
                 hint="use a file, e.g. sqlite:////tmp/legato.db",
             )
+        if read_only:
+            return create_engine("sqlite+pysqlite://", poolclass=NullPool,
+                                 creator=lambda: connect_sqlite_read_only(path))
         engine = create_engine(
             parsed.set(drivername="sqlite+pysqlite"),
             connect_args={"timeout": BUSY_TIMEOUT_S, "check_same_thread": False},

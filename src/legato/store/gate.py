@@ -5,11 +5,15 @@ connection: this is the hot path of every step.
 
 A rule that finds its row in an unexpected state (a step succeeding that is not running)
 updates nothing; the gate then rolls the whole transaction back and raises.
+
+Every parameter goes through ``store/storable.py`` here, the one place where data becomes
+SQL parameters; a value that still cannot be stored (too long for its column, a number out of
+range) raises ``UnstorableError`` naming the event and the field, for the writer to hand to
+the request that carried it alone.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -27,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 
-from legato.errors import IllegalTransition, LeaseLost
+from legato.errors import IllegalTransition, LeaseLost, UnstorableError
 from legato.store.dialects import insert_for
 from legato.store.records import (
     FINAL_STEP_STATUSES,
@@ -37,7 +41,16 @@ from legato.store.records import (
     LogLine,
     StoredValue,
 )
-from legato.store.schema import events, logs, materializations, runs, steps, stored_values
+from legato.store.schema import (
+    events,
+    logs,
+    materializations,
+    metadata,
+    runs,
+    steps,
+    stored_values,
+)
+from legato.store.storable import dumps, storable_row
 
 
 def _is_conflict(error: BaseException) -> bool:
@@ -46,8 +59,71 @@ def _is_conflict(error: BaseException) -> bool:
     return any(cls.__name__ == "IntegrityError" for cls in type(error).__mro__)
 
 
-def _dumps(data: object) -> str:
-    return json.dumps(data, separators=(",", ":"), default=str)
+_dumps = dumps
+
+
+def _is_data_error(error: BaseException) -> bool:
+    """The driver refused this data (not the connection): a value that cannot be encoded,
+    is too long for its column, or out of its type's range. PEP 249 calls it ``DataError``;
+    Python's sqlite3 raises ``OverflowError``/``ValueError`` before the statement runs."""
+    return isinstance(error, ValueError | TypeError | OverflowError) or any(
+        cls.__name__ == "DataError" for cls in type(error).__mro__)
+
+
+def _column_limits() -> tuple[dict[str, int], dict[str, int]]:
+    lengths: dict[str, int] = {}
+    widths: dict[str, int] = {}
+    for table in metadata.tables.values():
+        for column in table.columns:
+            length = getattr(column.type, "length", None)
+            if isinstance(length, int):
+                lengths[column.name] = min(length, lengths.get(column.name, length))
+            python_type = getattr(column.type, "python_type", None) if not length else None
+            if python_type is int:
+                bits = 63 if type(column.type).__name__ == "BigInteger" else 31
+                widths[column.name] = min(bits, widths.get(column.name, bits))
+    return lengths, widths
+
+
+_LENGTHS, _WIDTHS = _column_limits()
+
+
+def _culprit(rows: Sequence[dict[str, Any]]) -> tuple[dict[str, Any] | None, str, str]:
+    """The row and parameter that cannot be stored, and why; (None, "", "") when none
+    stands out."""
+    for row in rows:
+        for name, value in row.items():
+            field = name.removeprefix("p_")
+            limit = _LENGTHS.get(field)
+            if isinstance(value, str) and limit is not None and len(value) > limit:
+                return row, field, (f"is {len(value):,} characters long, more than the "
+                                    f"{limit} the store keeps")
+            bits = _WIDTHS.get(field)
+            if (isinstance(value, int) and bits is not None
+                    and not -(2 ** bits) <= value < 2 ** bits):
+                return row, field, f"({value}) is out of the range of a {bits + 1}-bit integer"
+    return None, "", ""
+
+
+def _unstorable(doing: str | None, rows: Sequence[dict[str, Any]],
+                error: BaseException) -> UnstorableError:
+    """The error for a write whose data the driver refused: it names the event (or log
+    line) and, when one stands out, the field."""
+    row, field, why = _culprit(rows)
+    if doing is None:  # a batch of rows: name the culprit's, else the first
+        first = row or (rows[0] if rows else {})
+        doing = (f"{first.get('kind', 'a log line')} of run {first.get('run_id')}"
+                 + (f" step '{first['step_key']}'" if first.get("step_key") else ""))
+    reason = (str(error).strip().splitlines() or [""])[0]
+    if row is not None:
+        message = f"{doing} cannot be stored: its field '{field}' {why}"
+        hint = (f"did you mean to keep '{field}' shorter? Large data belongs in the step's "
+                "returned value" if "characters" in why
+                else f"keep '{field}' within the integer range")
+    else:
+        message = f"{doing} cannot be stored ({type(error).__name__}: {reason})"
+        hint = "only the step that wrote it fails; other steps and runs are not affected"
+    return UnstorableError(message, what=doing, field=field or None, hint=hint)
 
 
 def _lit(value: str) -> Any:
@@ -389,8 +465,10 @@ def apply(
 
     def run(statement: str, params: dict[str, Any]) -> int:
         try:
-            cursor.execute(statement, params)
+            cursor.execute(statement, storable_row(params))
         except Exception as error:
+            if _is_data_error(error):
+                raise _unstorable(doing, [params], error) from error
             if not _is_conflict(error):
                 raise
             reason = str(error).strip().splitlines()[0]
@@ -399,12 +477,24 @@ def apply(
             ) from error
         return int(cursor.rowcount)
 
+    def many(statement: str, rows: list[dict[str, Any]]) -> None:
+        try:
+            if len(rows) == 1:
+                cursor.execute(statement, rows[0])
+            elif rows:
+                cursor.executemany(statement, rows)
+        except Exception as error:
+            if _is_data_error(error):
+                raise _unstorable(None, rows, error) from error
+            raise
+
     unfenced: list[dict[str, Any]] = []  # appended at the end, in one executemany
     for index, item in enumerate(batch):
         doing = item.kind + f" of run {item.run_id}" + (
             f" step '{item.step_key}'" if item.step_key else "")
-        row = {"run_id": item.run_id, "step_key": item.step_key, "attempt": item.attempt,
-               "kind": item.kind, "at": item.at, "data": _dumps(item.data)}
+        row = storable_row({"run_id": item.run_id, "step_key": item.step_key,
+                            "attempt": item.attempt, "kind": item.kind, "at": item.at,
+                            "data": _dumps(item.data)})
         if index == 0 and lease is not None:
             if run(sql.insert_event_fenced,
                    {**row, "f_run_id": lease.run_id, "f_token": lease.token}) != 1:
@@ -423,10 +513,7 @@ def apply(
     # The log rows have no unique key, so nothing above depends on them being written
     # first: one batch (a single round trip on PostgreSQL, whose driver pipelines it)
     # instead of one statement each.
-    if len(unfenced) == 1:
-        cursor.execute(sql.insert_event, unfenced[0])
-    elif unfenced:
-        cursor.executemany(sql.insert_event, unfenced)
+    many(sql.insert_event, unfenced)
     for value in values:  # after the events: the fence rides on the first one
         doing = f"value {value.value_id}"
         run(sql.insert_value, {
@@ -435,9 +522,9 @@ def apply(
             "digest": value.digest, "created_at": value.created_at,
         })
     if log_lines:
-        cursor.executemany(sql.insert_log, [
-            {"run_id": line.run_id, "step_key": line.step_key, "attempt": line.attempt,
-             "at": line.at, "stream": line.stream, "level": line.level,
-             "message": line.message}
+        many(sql.insert_log, [
+            storable_row({"run_id": line.run_id, "step_key": line.step_key,
+                          "attempt": line.attempt, "at": line.at, "stream": line.stream,
+                          "level": line.level, "message": line.message})
             for line in log_lines
         ])

@@ -20,8 +20,10 @@ from legato.store import schema
 from legato.store.dialects import (
     compile_dialect,
     configure_sqlite,
+    connect_sqlite_read_only,
     create_store_engine,
     describe_db_error,
+    is_read_only_sqlite,
     migration_lock,
     sqlite_path,
 )
@@ -69,7 +71,9 @@ class SqlStore:
                     f"cannot create the store folder {path.parent}: {error.strerror}",
                     hint="make the folder writable, or set LEGATO_HOME elsewhere",
                 ) from None
-        self.engine: Engine = create_store_engine(url, durability=durability)
+        self.read_only = is_read_only_sqlite(url)
+        self.engine: Engine = create_store_engine(url, durability=durability,
+                                                  read_only=self.read_only)
         self.dialect = self.engine.dialect.name
         try:
             self._migrate()
@@ -100,17 +104,44 @@ class SqlStore:
     # -- lifecycle --------------------------------------------------------------------
 
     def _migrate(self) -> None:
+        if self.read_only:  # reading needs no lock (nobody can write this folder)
+            current = self._schema_revision()
+            if current != HEAD:
+                raise StoreError(
+                    f"cannot write the legato store at {self._where()}: its folder is "
+                    f"read-only, and the store needs "
+                    + ("creating" if current is None else f"migrating from {current!r}"),
+                    hint="make the folder writable once (or open it with the legato that "
+                    "wrote it); afterwards it can be read from a read-only folder",
+                )
+            return
         if self.dialect == "sqlite":
             # The first connection to a new SQLite file switches it to WAL, which makes a
             # concurrent opener's migration fail with "database is locked": SQLite stores are
             # checked and migrated by one opener at a time, from the first connection on.
             with migration_lock(self.engine, self.url):
+                self._refuse_empty_file()
                 self._upgrade(self._schema_revision())
             return
         current = self._schema_revision()
         if current != HEAD:
             with migration_lock(self.engine, self.url):
                 self._upgrade(current)
+
+    def _refuse_empty_file(self) -> None:
+        """A 0-byte file is not taken for a new store: it is what a truncated copy of a store
+        leaves, and silently starting afresh there would hide every run it held. (legato
+        never leaves one itself: a new store's first connection writes its header at once,
+        under the migration lock.)"""
+        path = sqlite_path(self.url)
+        if path is not None and path.is_file() and path.stat().st_size == 0:
+            raise StoreError(
+                f"the store file {path} is empty (0 bytes): it holds no legato store, and "
+                "legato does not start a new one over it in case it is a truncated copy of "
+                "one",
+                hint=f"if it should hold runs, copy the store again (with its -wal file); "
+                f"otherwise delete {path.name} and legato creates a new store",
+            )
 
     def _upgrade(self, current: str | None) -> None:
         if current == HEAD:
@@ -134,21 +165,39 @@ class SqlStore:
     def _schema_revision(self) -> str | None:
         path = sqlite_path(self.url)
         if path is not None:  # the raw driver: a tenth of the cost of an inspector
-            raw = sqlite3.connect(path, timeout=60.0)
+            if not path.exists():  # a new store: not created here, but by its migration
+                return None
+            raw = (connect_sqlite_read_only(path) if self.read_only
+                   else sqlite3.connect(path, timeout=60.0))
             try:
                 found = raw.execute("SELECT version_num FROM alembic_version").fetchone()
+                has_runs = found is None and raw.execute(
+                    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'runs'"
+                ).fetchone() is not None
             except sqlite3.OperationalError as error:
                 if "no such table" not in str(error):
                     raise
                 return None
             finally:
                 raw.close()
-            return None if found is None else str(found[0])
-        with self.engine.connect() as connection:
-            if not inspect(connection).has_table("alembic_version"):
-                return None
-            row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
-            return None if row is None else str(row[0])
+        else:
+            with self.engine.connect() as connection:
+                if not inspect(connection).has_table("alembic_version"):
+                    return None
+                row = connection.execute(text("SELECT version_num FROM alembic_version")
+                                         ).first()
+                found = None if row is None else tuple(row)
+                has_runs = found is None and inspect(connection).has_table("runs")
+        if found is None and has_runs:
+            raise StoreError(
+                f"the store at {self._where()} has tables but no schema revision (its "
+                "alembic_version table is empty): legato cannot tell which migrations it "
+                "has, so it neither migrates nor uses it",
+                hint="the revision row was deleted or lost; if this store was last opened by "
+                f"this version of legato, put it back: INSERT INTO alembic_version "
+                f"VALUES ('{HEAD}'); else restore the store from a copy",
+            )
+        return None if found is None else str(found[0])
 
     def _where(self) -> str:
         return str(sqlite_path(self.url) or self.engine.url.render_as_string(hide_password=True))

@@ -8,7 +8,11 @@ background flush after ``DEFER_S`` so that a long step still shows as running.
 Group commit: a thread that commits while another one is writing queues its request; when
 the writer is free, the next thread takes every queued request and writes them all in one
 transaction, sharing one commit and, with ``durability="full"``, one sync to disk. When one
-request does not apply, they are written again one by one, so that it alone is refused.
+request fails on its own account (it does not apply, its data cannot be stored, or any error
+that is not the connection's), they are written again one by one, so that it alone fails and
+the others commit. An error of the connection itself (the database is down) reaches every
+request. The deferred events are never lost to another request's failure: they are written
+on their own first, and only one that itself does not apply or cannot be stored is dropped.
 
 Fencing: a request made under a ``Lease`` first checks that its token is still the run's
 (on PostgreSQL, locking the run's row until the commit); when another process took the run
@@ -26,7 +30,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from legato.errors import IllegalTransition, LeaseLost, StoreError
+from legato.errors import IllegalTransition, LeaseLost, StoreError, UnstorableError
 from legato.store.dialects import begin_write
 from legato.store.gate import Statements, apply, fence, renew
 from legato.store.records import Event, Lease, LogLine, StoredValue
@@ -165,7 +169,7 @@ class StoreWriter:
                 self._write_one(pending, requests[0])
             else:
                 self._write_group(pending, requests)
-        except BaseException as error:
+        except BaseException as error:  # the connection's (or our) error: everyone's
             for request in requests:
                 if not request.done:
                     request.error = error
@@ -175,33 +179,27 @@ class StoreWriter:
 
     def _write_one(self, pending: list[_Deferred], request: _Request) -> None:
         lease = request.lease
+        if not pending:
+            self._write_alone(request)
+            return
         if all(deferred is lease for _, deferred in pending):  # the usual case: one run
             leases = [] if lease is None else [lease]
         else:
             leases = _leases([deferred for _, deferred in pending] + [lease])
-        if not pending:
-            try:
-                self._write(request.batch, request.values, request.log_lines, leases,
-                            renewing=request.renew)
-            except IllegalTransition as error:
-                request.error = _logged(error)
-            return
         try:
             self._write([e for e, _ in pending] + list(request.batch), request.values,
                         request.log_lines, leases, renewing=request.renew)
-        except IllegalTransition:
+        except Exception as error:
+            if not _own(error):
+                raise
             self._write_pending_alone(pending)  # find out whose event does not fit
-            try:
-                self._write(request.batch, request.values, request.log_lines,
-                            _leases([request.lease]), renewing=request.renew)
-            except IllegalTransition as error:
-                request.error = _logged(error)
+            self._write_alone(request)
 
     def _write_group(self, pending: list[_Deferred], requests: list[_Request]) -> None:
         """One transaction for all: the deferred events, then each request. If one of them
-        does not apply (rare), the transaction is rolled back and they are written one by
-        one, so that it alone is refused. (Optimistic: a savepoint per request cost two
-        statements each, round trips on PostgreSQL.)"""
+        fails on its own account (rare), the transaction is rolled back and they are
+        written one by one, so that it alone fails. (Optimistic: a savepoint per request
+        cost two statements each, round trips on PostgreSQL.)"""
         def attempt(cursor: Any, renewed: list[Lease]) -> None:
             if pending:
                 self._apply(cursor, [e for e, _ in pending], (), (),
@@ -211,33 +209,46 @@ class StoreWriter:
                             leases=_leases([request.lease]), renewed=renewed,
                             renewing=request.renew)
 
+        self.groups += 1
         try:
             self._transaction(attempt)
-        except IllegalTransition:
+        except Exception as error:
+            if not _own(error):
+                raise
             if pending:
                 self._write_pending_alone(pending)
             for request in requests:
-                try:
-                    self._write(request.batch, request.values, request.log_lines,
-                                _leases([request.lease]), renewing=request.renew)
-                except IllegalTransition as error:
-                    request.error = _logged(error)
-        self.groups += 1
+                self._write_alone(request)  # the connection's error goes to those left
+
+    def _write_alone(self, request: _Request) -> None:
+        """Write one request in its own transaction; an error of its own is its alone (and
+        it is marked done), the connection's is raised for every request still waiting."""
+        try:
+            self._write(request.batch, request.values, request.log_lines,
+                        _leases([request.lease]), renewing=request.renew)
+        except Exception as error:
+            if not _own(error):
+                raise
+            request.error = _logged(error)
+        request.done = True
 
     def _write_pending_alone(self, pending: list[_Deferred]) -> None:
         """Write the deferred events on their own. If one of them does not fit the state
-        (its step was settled meanwhile, e.g. canceled, or its lease was taken over), drop
-        them rather than let them poison every later commit: they only ever announce that
-        an attempt started."""
+        (its step was settled meanwhile, e.g. canceled, or its lease was taken over) or
+        cannot be stored, drop it rather than let it poison every later commit: they only
+        ever announce that an attempt started."""
         try:
             self._write([e for e, _ in pending], (), (), _leases([x for _, x in pending]))
-        except IllegalTransition:
+        except Exception as error:
+            if not _own(error):
+                raise
             for event, lease in pending:  # rare: one by one, to keep those that still apply
                 try:
                     self._write([event], (), (), _leases([lease]))
-                except IllegalTransition as error:
-                    logger.warning("dropped a deferred event that no longer applies: %s",
-                                   error)
+                except Exception as one:
+                    if not _own(one):
+                        raise
+                    logger.warning("dropped a deferred event that cannot be written: %s", one)
 
     def close(self) -> None:
         try:
@@ -298,7 +309,7 @@ class StoreWriter:
                 cursor.execute("COMMIT")
             else:
                 connection.commit()
-        except IllegalTransition:
+        except (IllegalTransition, UnstorableError):
             raise
         except self._driver_errors as error:
             self._drop_connection()
@@ -332,7 +343,18 @@ def _leases(leases: Sequence[Lease | None]) -> list[Lease]:
     return found
 
 
-def _logged(error: IllegalTransition) -> IllegalTransition:
+def _own(error: Exception) -> bool:
+    """Whether ``error`` belongs to the request that was written, not to the connection:
+    it does not apply, its data cannot be stored, or anything else than a driver error
+    (which the transaction reports as a plain ``StoreError``: the database is down, the disk
+    full, ...)."""
+    return not isinstance(error, StoreError) or isinstance(error, IllegalTransition
+                                                           | UnstorableError)
+
+
+def _logged(error: Exception) -> Exception:
     if isinstance(error, LeaseLost):
         logger.warning("%s", error)
+    elif isinstance(error, UnstorableError):
+        logger.warning("%s (%s)", error, error.hint)
     return error
