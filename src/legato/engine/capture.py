@@ -37,10 +37,6 @@ def _size(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
-def _megabytes(size: int) -> str:
-    return f"{size / 1e6:,.1f} MB" if size >= 100_000 else f"{size:,} bytes"
-
-
 class Capture:
     """One attempt's output. With a ``limit`` (bytes), lines past it are counted and
     dropped, and a last line says how much was dropped. With a ``sink``, full chunks are
@@ -77,12 +73,16 @@ class Capture:
             # more than may be kept: split only the lines that may fit, count the rest
             cut = text.rfind("\n", 0, self.limit - self.kept) + 1
             dropped = text[cut:]
+            self._lines(stream, text[:cut])
             self.total += _size(dropped)
             self.dropped_lines += dropped.count("\n") + (dropped[-1:] not in ("", "\n"))
             self._full = True
-            text = text[:cut]
-            if not text:
-                return
+            return
+        self._lines(stream, text)
+
+    def _lines(self, stream: str, text: str) -> None:
+        if not text:
+            return
         *complete, rest = text.split("\n")
         if complete:
             now = time.time()
@@ -145,11 +145,11 @@ class Capture:
 
 
 def truncation_notice(kept: int, total: int, dropped_lines: int, limit: int | None) -> str:
-    """The marker that ends a capped attempt's output."""
-    return (f"[legato] output truncated: {_megabytes(total - kept)} ({dropped_lines:,} "
-            f"line{'s' if dropped_lines != 1 else ''}) dropped after the first "
-            f"{_megabytes(kept)}; the attempt wrote {_megabytes(total)} in all (the limit "
-            f"is max_log_bytes = {limit:,}; raise LEGATO_MAX_LOG_BYTES to keep more)")
+    """The marker that ends a capped attempt's output, with the sizes in bytes."""
+    return (f"[legato] output truncated: {dropped_lines:,} line"
+            f"{'s' if dropped_lines != 1 else ''} ({total - kept:,} bytes) dropped after the "
+            f"first {kept:,} bytes; the attempt wrote {total:,} bytes in all (max_log_bytes "
+            f"is {limit or 0:,}: raise LEGATO_MAX_LOG_BYTES to keep more)")
 
 
 def hand_over(lines: list[Line], sink: LogSink | None) -> list[Line]:
