@@ -194,3 +194,15 @@ def test_a_million_lines_keep_memory_bounded(tmp_path: Path) -> None:
     status, grown_mb = found.group(1), int(found.group(2))
     assert status == "succeeded"
     assert grown_mb < 40, f"peak memory grew by {grown_mb} MB"
+
+
+def test_lines_from_a_worker_process_are_handed_over_in_chunks_of_bounded_size() -> None:
+    from legato.engine.capture import CHUNK_BYTES, hand_over
+
+    big = [(0.0, "stdout", logging.INFO, "x" * (CHUNK_BYTES // 2 + 1)) for _ in range(5)]
+    chunks: list[list[Any]] = []
+    rest = hand_over(big, chunks.append)
+    assert [len(chunk) for chunk in chunks] == [2, 2]
+    assert rest == big[4:]
+    few = big[:1]
+    assert hand_over(few, chunks.append) == few and len(chunks) == 2

@@ -156,12 +156,12 @@ def hand_over(lines: list[Line], sink: LogSink | None) -> list[Line]:
     """Send all but the last chunk of ``lines`` to ``sink``, in chunks; the rest (at most
     one chunk) is returned, for the commit that ends the step. For lines captured where no
     sink could be reached (a worker process)."""
-    if sink is None or len(lines) <= CHUNK_LINES:
+    if sink is None:
         return lines
     start, held = 0, 0
     for index, line in enumerate(lines):
         held += len(line[3]) + 1
-        if index + 1 - start >= CHUNK_LINES or held >= CHUNK_BYTES:
+        if (index + 1 - start >= CHUNK_LINES or held >= CHUNK_BYTES) and index + 1 < len(lines):
             sink(lines[start:index + 1])
             start, held = index + 1, 0
     return lines[start:]
