@@ -206,3 +206,25 @@ def test_lines_from_a_worker_process_are_handed_over_in_chunks_of_bounded_size()
     assert rest == big[4:]
     few = big[:1]
     assert hand_over(few, chunks.append) == few and len(chunks) == 2
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_chunk_of_output_is_fenced_by_the_lease(backend: str, make_settings: Any,
+                                                  read_store: Any,
+                                                  request: pytest.FixtureRequest) -> None:
+    """A commit of log lines alone is refused, as any other write, once the run is not this
+    lease's any more (here: it has ended)."""
+    from legato.errors import LeaseLost
+    from legato.store.records import Lease, LogLine
+
+    url = request.getfixturevalue("postgres_url") if backend == "postgres" else None
+    settings = make_settings(executor="threads", database_url=url)
+    result = lg.run(shouting, settings=settings, n=3)
+    store = read_store(settings)
+    run = store.get_run(result.run_id)
+    assert run.lease_owner is not None and run.lease_token is not None
+    lease = Lease(run.run_id, run.lease_owner, run.lease_token, 30.0)
+    late = LogLine(run.run_id, "loud", 1, 0.0, "stdout", logging.INFO, "too late")
+    with pytest.raises(LeaseLost):
+        store.commit([], log_lines=[late], lease=lease)
+    assert "too late" not in [line.message for line in store.get_logs(run.run_id)]

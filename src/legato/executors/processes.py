@@ -134,7 +134,7 @@ class ProcessesExecutor:
                 return BodyResult(ok=False, retryable=False, error=error,
                                   error_text="the value sent back by the worker process "
                                   f"cannot be loaded here: {describe(error)}",
-                                  lines=outcome["lines"])
+                                  lines=lines)
         return BodyResult(ok=outcome["ok"], value=value, error=raised,
                           error_text=outcome["error_text"], traceback=outcome["traceback"],
                           retryable=outcome["retryable"], lines=lines)
