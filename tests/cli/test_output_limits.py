@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
 PROJECT = '''
 import time
 from pathlib import Path
@@ -44,7 +46,7 @@ def healthy(n: int = 20) -> list[int]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_chatty_step_starves_no_heartbeat(backend: str, project: Path, legato: Any,
                                             request: pytest.FixtureRequest) -> None:
     from sqlalchemy import asc, desc, select

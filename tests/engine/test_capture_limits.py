@@ -19,6 +19,8 @@ import pytest
 import legato as lg
 from legato.engine.capture import CHUNK_LINES, Capture
 
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 
 LIMIT = 100_000
@@ -107,7 +109,7 @@ def test_few_lines_are_untouched(make_settings: Any, read_store: Any) -> None:
     assert [line.message for line in lines] == _printed(3)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("executor", ["inline", "threads"])
 def test_output_is_written_in_chunks_while_the_step_runs(
         backend: str, executor: str, make_settings: Any, read_store: Any,
@@ -124,7 +126,7 @@ def test_output_is_written_in_chunks_while_the_step_runs(
     assert {line.attempt for line in lines} == {1}
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_processes_executor_writes_its_capped_output_in_chunks(
         backend: str, make_settings: Any, read_store: Any,
         request: pytest.FixtureRequest) -> None:
@@ -208,7 +210,7 @@ def test_lines_from_a_worker_process_are_handed_over_in_chunks_of_bounded_size()
     assert hand_over(few, chunks.append) == few and len(chunks) == 2
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_chunk_of_output_is_fenced_by_the_lease(backend: str, make_settings: Any,
                                                   read_store: Any,
                                                   request: pytest.FixtureRequest) -> None:

@@ -15,6 +15,8 @@ import pytest
 
 from legato.errors import StoreError
 
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
 SCRIPT = textwrap.dedent('''
     import json, os, sys, warnings
     import legato as lg
@@ -43,7 +45,7 @@ SCRIPT = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("executor", ["inline", "threads", "processes"])
 def test_a_forked_child_returning_from_the_body_records_nothing(
         executor: str, backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
@@ -72,7 +74,7 @@ def test_a_forked_child_returning_from_the_body_records_nothing(
         assert store.get_run(result["run_id"]).status == "succeeded"
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_store_refuses_writes_from_a_forked_process(
         backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
     """The connection belongs to the process that opened it: a child forked afterwards is
