@@ -88,6 +88,7 @@ def test_the_store_refuses_writes_from_a_forked_process(
     store = SqlStore(url)
     try:
         store.commit([])  # opens the write connection
+        store.list_runs()  # and a pooled read connection
         read, write = os.pipe()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)
@@ -101,6 +102,7 @@ def test_the_store_refuses_writes_from_a_forked_process(
                 outcome = str(error).encode()
             except BaseException as error:  # reported to the parent
                 outcome = repr(error).encode()
+            store.close()  # lets the parent's connection be
             os.write(write, outcome)
             os._exit(0)
         os.close(write)
@@ -108,7 +110,8 @@ def test_the_store_refuses_writes_from_a_forked_process(
         with os.fdopen(read, "rb") as pipe:
             outcome_text = pipe.read().decode()
         assert "a forked process must not write on its parent's behalf" in outcome_text
-        store.commit([])  # the parent's connection is intact
+        store.commit([])  # the parent's connections are intact
+        assert store.list_runs() == []
     finally:
         store.close()
 

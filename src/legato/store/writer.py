@@ -258,6 +258,12 @@ class StoreWriter:
                                    error)
 
     def close(self) -> None:
+        if self._connection is not None and self._pid != os.getpid():
+            # a forked child's copy: the connection is the parent's, not to be closed (on
+            # PostgreSQL that would end the parent's session) nor written through
+            self._connection = None
+            self._closed.set()
+            return
         try:
             self.flush()
         finally:
