@@ -76,8 +76,9 @@ def test_round_trip(n: int, ratio: float, flag: bool, day: str) -> None:
 def test_non_finite_numbers_are_refused(pair: str) -> None:
     with pytest.raises(ParamsError, match="NaN and infinite numbers are not allowed"):
         parse_params([pair], typed)
-    with pytest.raises(ParamsError, match="NaN and infinite numbers are not allowed"):
-        parse_params([pair.replace("ratio", "anything")])
+    if pair.startswith("anything"):  # JSON's spelling; untyped "nan" stays the text "nan"
+        with pytest.raises(ParamsError, match="NaN and infinite numbers are not allowed"):
+            parse_params([pair])
 
 
 def test_idempotency_keys_must_be_text() -> None:
