@@ -111,6 +111,13 @@ class Settings(BaseSettings):
         description="Seconds a sensor's function may take; a sensor that takes longer is "
         "recorded as failed and the scheduler goes on.",
     )
+    max_log_bytes: int = Field(
+        default=10_000_000, ge=1024,
+        description="Most bytes of output (stdout, stderr, logging) kept per attempt of a "
+        "step; the rest is dropped, and a last line says how much was dropped and how much "
+        "the attempt wrote in all. Output is written to the store in chunks while the step "
+        "runs.",
+    )
     allow_pickle: bool = Field(
         default=True,
         description="Store values that are neither JSON nor dataframes with pickle (trusted "

@@ -97,6 +97,10 @@ def test_cancel(cli: Cli, kit: Path) -> None:
     (["--rerun-failed", "nope"], "no backfill matches 'nope'"),
     (["status", "nope"], "no backfill matches 'nope'"),
     (["cancel"], "needs the id of a backfill"),
+    (["status", "--from", "2020-01-01", "--to", "2020-01-02"],
+     "legato backfill status does not take --from, --to: they choose the partitions of a "
+     "new backfill"),
+    (["cancel", "x", "--partitions", "2020-01-01"], "does not take --partitions"),
     ([], "name the partitioned assets to backfill"),
 ])
 def test_bad_input_exits_2(cli: Cli, kit: Path, args: list[str], words: str) -> None:

@@ -69,3 +69,23 @@ def test_round_trip(n: int, ratio: float, flag: bool, day: str) -> None:
     params = parse_params([f"n={n}", f"ratio={ratio!r}", f"dry_run={str(flag).lower()}",
                            f"day={day}"], typed)
     assert params == {"n": n, "ratio": ratio, "dry_run": flag, "day": day}
+
+
+@pytest.mark.parametrize("pair", ["ratio=nan", "ratio=-inf", "anything=NaN",
+                                  "anything={\"a\": [Infinity]}"])
+def test_non_finite_numbers_are_refused(pair: str) -> None:
+    with pytest.raises(ParamsError, match="NaN and infinite numbers are not allowed"):
+        parse_params([pair], typed)
+    if pair.startswith("anything"):  # JSON's spelling; untyped "nan" stays the text "nan"
+        with pytest.raises(ParamsError, match="NaN and infinite numbers are not allowed"):
+            parse_params([pair])
+
+
+def test_idempotency_keys_must_be_text() -> None:
+    from legato.cli.params import check_idempotency_key
+
+    check_idempotency_key(None)
+    check_idempotency_key("nightly-2026-01-01 ✓")
+    for bad in ("k\udcff", "a\x00b", "  "):
+        with pytest.raises(ParamsError, match="--idempotency-key"):
+            check_idempotency_key(bad)

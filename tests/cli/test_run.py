@@ -253,3 +253,43 @@ def test_a_big_run_summary_shows_counts_and_the_steps_that_did_not_succeed(
     assert [line.split()[:2] for line in table] == [
         [f"check[{i}]", "failed"] for i in (3, 13, 23, 33)]
     assert "bad item 13" in table[1]
+
+
+def test_an_idempotency_key_that_is_not_text_exits_2(cli: Cli, pipelines: Path) -> None:
+    """``$'k\\xff'`` in a shell: bytes that are not UTF-8 reach Python as a surrogate."""
+    for command in ("run", "trigger"):
+        result = cli(command, "pipelines.py", "adder", "-p", "a=1",
+                     "--idempotency-key", "k\udcff")
+        assert result.exit_code == 2, result.output
+        assert "--idempotency-key 'k\\udcff' is not valid text" in result.output
+        assert "Traceback" not in result.output
+
+
+def test_non_finite_params_are_refused(cli: Cli, pipelines: Path) -> None:
+    for pair in ("scale=nan", "scale=inf", "extra=NaN", "extra=[1, -Infinity]"):
+        result = cli("run", "pipelines.py", "adder", "-p", "a=1", "-p", pair)
+        assert result.exit_code == 2, result.output
+        assert "NaN and infinite numbers are not allowed in parameters" in result.output
+    assert cli.json("runs", "--json") == []
+
+
+def test_json_output_is_strict_even_for_a_nan_recorded_by_the_api(
+        cli: Cli, pipelines: Path, project: Path) -> None:
+    import json as jsonlib
+    import math
+
+    import legato as lg
+    from legato.settings import load_settings
+
+    defs = lg.load(str(pipelines))
+    result = lg.run(defs.flow("adder"), settings=load_settings(), a=1, scale=math.nan)
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"{constant} is not JSON")
+
+    for args in (("show", result.run_id), ("runs",)):
+        shown = cli(*args, "--json")
+        assert shown.exit_code == 0, shown.output
+        jsonlib.loads(shown.stdout, parse_constant=refuse)
+    shown = jsonlib.loads(cli("show", result.run_id, "--json").stdout)
+    assert shown["run"]["params"]["scale"] is None

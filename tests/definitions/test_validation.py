@@ -148,3 +148,13 @@ def test_a_callable_without_a_name_needs_an_explicit_one() -> None:
     assert named.name == "add_one"
     assert named(2) == 3
     assert named.location.file == __file__
+
+
+def test_an_asset_given_a_name_is_told_to_use_key() -> None:
+    """Not "unknown option 'name'; did you mean 'name'?": an asset is named by its key."""
+    with pytest.raises(lg.DefinitionError) as caught:
+        lg.asset(name="sales")  # type: ignore[call-overload]
+    message = str(_only_problem(caught.value))
+    assert "@lg.asset got an unknown option 'name': an asset is named by its key" in message
+    assert "key='daily_sales'" in message
+    assert "did you mean 'name'" not in message

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import math
 import types
 import typing
 from collections.abc import Callable, Sequence
@@ -41,7 +42,7 @@ def parse_params(pairs: Sequence[str] | None, fn: Callable[..., Any] | None = No
     """Typed parameters for ``fn`` (a flow's or task's function); untyped without one."""
     raw = split_pairs(pairs)
     if fn is None:
-        return {key: _guess(text) for key, text in raw.items()}
+        return {key: _finite(key, text, _guess(text)) for key, text in raw.items()}
     signature = inspect.signature(fn)
     accepted = {name: p for name, p in signature.parameters.items()
                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name != "ctx"}
@@ -53,8 +54,30 @@ def parse_params(pairs: Sequence[str] | None, fn: Callable[..., Any] | None = No
             names = ", ".join(accepted) or "none"
             raise ParamsError(f"{what} has no parameter '{key}'",
                               hint=f"its parameters: {names}")
-        params[key] = _convert(key, text, hints.get(key, inspect.Parameter.empty))
+        params[key] = _finite(key, text, _convert(key, text,
+                                                  hints.get(key, inspect.Parameter.empty)))
     return params
+
+
+def _finite(key: str, text: str, value: Any) -> Any:
+    """``value``, unless it holds NaN or an infinity: JSON (the store, every ``--json``
+    output) has no such numbers, so a run could not record them faithfully."""
+    def finite(item: Any) -> bool:
+        if isinstance(item, float):
+            return math.isfinite(item)
+        if isinstance(item, dict):
+            return all(finite(v) for v in item.values())
+        if isinstance(item, list):
+            return all(finite(v) for v in item)
+        return True
+
+    if not finite(value):
+        raise ParamsError(f"--param {key}={text}: NaN and infinite numbers are not allowed "
+                          "in parameters (JSON, in which runs are recorded, has no such "
+                          "numbers)",
+                          hint=f"pass a finite number, or null for a missing value: --param "
+                          f"{key}=null (or a string, quoted as JSON: --param {key}='\"nan\"')")
+    return value
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:
@@ -108,3 +131,21 @@ def _guess(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+
+
+def check_idempotency_key(key: str | None) -> None:
+    """A key is text the store keeps as it is: UTF-8, without NUL. A key given as bytes
+    that are not UTF-8 (``$'k\\xff'`` in a shell) arrives with surrogates and is refused."""
+    if key is None:
+        return
+    shown = key.encode("utf-8", "backslashreplace").decode("utf-8")
+    try:
+        key.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ParamsError(f"--idempotency-key '{shown}' is not valid text: it holds bytes "
+                          "that are not UTF-8",
+                          hint="use a key made of UTF-8 text (e.g. the hex of the bytes)"
+                          ) from None
+    if "\x00" in key or not key.strip():
+        raise ParamsError(f"--idempotency-key {shown!r} is empty or holds a NUL character",
+                          hint="use a key of visible UTF-8 text")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import math
 import sys
 import time
 from collections import Counter
@@ -50,17 +51,21 @@ def make_console(*, stderr: bool = False) -> Console:
 
 
 def print_json(data: Any) -> None:
-    """Plain JSON on stdout: no colours, records as their dataclass fields."""
-    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, default=str) + "\n")
+    """Plain, strict JSON on stdout: no colours, records as their dataclass fields, and no
+    ``NaN`` or ``Infinity`` (which strict parsers reject: they are written as null)."""
+    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, default=str, allow_nan=False)
+                     + "\n")
 
 
 def to_jsonable(data: Any) -> Any:
     if dataclasses.is_dataclass(data) and not isinstance(data, type):
-        return dataclasses.asdict(data)
+        return to_jsonable(dataclasses.asdict(data))
     if isinstance(data, dict):
         return {key: to_jsonable(value) for key, value in data.items()}
     if isinstance(data, list | tuple):
         return [to_jsonable(item) for item in data]
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
     return data
 
 

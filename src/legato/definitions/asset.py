@@ -72,8 +72,10 @@ class AssetDefinition(Generic[P, R]):
         return f"<asset {self.key}>"
 
 
-_ASSET_OPTIONS = (*STEP_OPTION_NAMES, "deps", "owner", "key", "partitions",
-                  "partition_mappings")
+_ASSET_OPTIONS = (*(o for o in STEP_OPTION_NAMES if o != "name"), "deps", "owner", "key",
+                  "partitions", "partition_mappings")
+_INSTEAD = {"name": ": an asset is named by its key, which is the function's name unless "
+            "given as key='...' (e.g. @lg.asset(key='daily_sales'))"}
 
 
 @overload
@@ -125,7 +127,7 @@ def asset(
     time; ``partition_mappings={"events": lg.AllPartitionsMapping()}`` says which
     partitions of an upstream one partition uses, when the default does not fit.
     """
-    reject_unknown_options("asset", unknown, _ASSET_OPTIONS)
+    reject_unknown_options("asset", unknown, _ASSET_OPTIONS, _INSTEAD)
 
     def decorate(f: Callable[P, R]) -> AssetDefinition[P, R]:
         f = require_callable("asset", f)

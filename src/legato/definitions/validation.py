@@ -19,14 +19,19 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
 
 
 def reject_unknown_options(
-    decorator: str, unknown: Mapping[str, object], known: Iterable[str]
+    decorator: str, unknown: Mapping[str, object], known: Iterable[str],
+    instead: Mapping[str, str] | None = None,
 ) -> None:
+    """``instead`` maps an option other decorators take to what this one says instead
+    (``@lg.asset(name=...)``: an asset is named by its ``key``)."""
     if not unknown:
         return
     where = caller_location(3)
+    known = [option for option in known if option not in unknown]
     problems = [
         Problem(
-            f"@lg.{decorator} got an unknown option '{name}'{did_you_mean(name, known)}",
+            f"@lg.{decorator} got an unknown option '{name}'"
+            + ((instead or {}).get(name) or did_you_mean(name, known)),
             where.file,
             where.line,
         )

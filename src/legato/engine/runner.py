@@ -195,6 +195,7 @@ class Runner:
             session = RunSession(store=store, values=values, executor=executor,
                                  tag_limits=settings.concurrency, params=params,
                                  observer=self.observer, history=history,
+                                 log_limit=settings.max_log_bytes,
                                  run_id=(history.run.run_id if history
                                          else claimed.run_id if claimed else None))
             extra = prepare(session) if prepare is not None else {}
@@ -209,6 +210,8 @@ class Runner:
                 token = 1
             else:
                 token = _take_over(session, history.run, owner, ttl)
+                # what a writer killed in the middle of a value left behind
+                values.remove_stale_temporary_files(session.run_id)
             session.lease = Lease(session.run_id, owner, token, ttl, time.monotonic())
             heartbeat = Heartbeat(store, session.lease, session.lease_lost).start()
             with routing():

@@ -6,6 +6,7 @@ there to the observer (the CLI's live display)."""
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import secrets
 import threading
@@ -15,9 +16,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from legato.definitions.step_options import StepOptions
+from legato.engine.capture import Line, LogSink
 from legato.engine.limits import TagLimits
 from legato.engine.results import StepResult
-from legato.errors import LeaseLost
+from legato.errors import LeaseLost, StoreError
 from legato.executors.base import Executor
 from legato.store.records import Event, Lease, LogLine, StepStatus, StoredValue
 from legato.store.sql_store import SqlStore
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from legato.scheduler.partitions import TimeWindow
 
 Observer = Callable[[Event], None]
+logger = logging.getLogger(__name__)
 
 
 _serials = itertools.count(secrets.randbits(20))
@@ -99,6 +102,7 @@ class RunSession:
         observer: Observer | None = None,
         run_id: str | None = None,
         history: RunHistory | None = None,
+        log_limit: int | None = None,
     ) -> None:
         self.run_id = run_id or new_run_id()
         self.store = store
@@ -121,6 +125,9 @@ class RunSession:
         self._in_flight = 0
         self._ended = False
         self.pid = os.getpid()
+        """The process running the run: only it records (not a process a step forked)."""
+        self.log_limit = log_limit
+        """Most bytes of output kept per attempt (``max_log_bytes``)."""
 
     def next_seq(self) -> int:
         return next(self._seq)
@@ -132,6 +139,7 @@ class RunSession:
         values: Sequence[StoredValue] = (),
         log_lines: Sequence[LogLine] = (),
     ) -> None:
+        self._check_process()
         if not self._begin_write():
             return  # a step abandoned by a canceled run ended too late to count
         try:  # not under a lock: concurrent steps share the store's group commit
@@ -144,6 +152,7 @@ class RunSession:
         self._observe(batch)
 
     def defer(self, event: Event) -> None:
+        self._check_process()
         if not self._begin_write():
             return
         try:
@@ -151,6 +160,32 @@ class RunSession:
         finally:
             self._end_write()
         self._observe([event])
+
+    def log_sink(self, step_key: str, attempt: int) -> LogSink:
+        """Where an attempt's output goes, a chunk at a time, while its body runs: its own
+        small commits, fenced by the lease like any other. A chunk that cannot be written
+        (the run was taken over, or the store failed) is dropped with a warning: the body
+        printing must never fail because of it."""
+        def write(lines: list[Line]) -> None:
+            if self.lost is not None or self._ended:
+                return
+            try:
+                self.record((), log_lines=[
+                    LogLine(self.run_id, step_key, attempt, at, stream, level, message)
+                    for at, stream, level, message in lines])
+            except Exception as error:
+                logger.warning("%d lines of output of step '%s' (attempt %d) were dropped: "
+                               "%s", len(lines), step_key, attempt, error)
+        return write
+
+    def _check_process(self) -> None:
+        if os.getpid() != self.pid:
+            raise StoreError(
+                f"process {os.getpid()} tried to record for run {self.run_id}, which process "
+                f"{self.pid} runs: a process forked by a step must not record on its "
+                "parent's behalf, so nothing was written",
+                hint="end a child forked by a step with os._exit(), or use multiprocessing "
+                "or subprocess")
 
     def _begin_write(self) -> bool:
         with self._writes:

@@ -148,7 +148,8 @@ def run_step(
                     partition_key=spec.partition_key, partition_window=spec.partition_window))
             last = session.executor.run_body(BodyCall(
                 fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
-                timeout=options.timeout))
+                timeout=options.timeout, log_limit=session.log_limit,
+                log_sink=session.log_sink(key, attempt)))
             if session.ended:  # the run was canceled and has ended: nothing more to record
                 return StepOutcome(status=StepStatus.CANCELED, attempts=attempt,
                                    reason="the run had ended")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import os
 import threading
 import traceback
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from legato.engine.capture import Capture, Line, capturing
+from legato.engine.capture import Capture, Line, LogSink, capturing
 from legato.executors.lanes import Lanes
 
 
@@ -28,6 +29,10 @@ class BodyCall:
     kwargs: dict[str, Any]
     is_async: bool
     timeout: float | None
+    log_limit: int | None = None
+    """Most bytes of output kept (``max_log_bytes``); the rest is dropped, with a marker."""
+    log_sink: LogSink | None = field(default=None, compare=False)
+    """Where full chunks of output go while the body runs (not sent to worker processes)."""
 
 
 @dataclass(slots=True, kw_only=True)
@@ -85,8 +90,10 @@ def _run_coroutine(call: BodyCall) -> Any:
 
 def invoke(call: BodyCall, into: Capture | None = None) -> BodyResult:
     """Run the body here, capturing output (``into`` a given capture, or a new one); never
-    raises for the body's own errors."""
-    with capturing(into) as capture:
+    raises for the body's own errors. A process the body forked that comes back here ends
+    at once (``forked_child_returned``)."""
+    pid = os.getpid()
+    with capturing(into or Capture(call.log_limit, call.log_sink)) as capture:
         try:
             value = _run_coroutine(call) if call.is_async else call.fn(*call.args, **call.kwargs)
             result = BodyResult(ok=True, value=value)
@@ -100,8 +107,26 @@ def invoke(call: BodyCall, into: Capture | None = None) -> BodyResult:
         except (Exception, SystemExit) as error:
             result = BodyResult(ok=False, error=error, error_text=describe(error),
                                 traceback=traceback.format_exc())
+        finally:
+            if os.getpid() != pid:
+                forked_child_returned(call, pid)
     result.lines = capture.finish()
     return result
+
+
+def forked_child_returned(call: BodyCall, parent: int) -> None:
+    """A process forked by a step's body returned from (or raised out of) the body: it must
+    not go on as if it were the step's process, recording the step under the parent's lease.
+    It ends here, without touching the store, and says so on stderr."""
+    name = getattr(call.fn, "__qualname__", None) or repr(call.fn)
+    message = (f"legato: process {os.getpid()}, forked by the body of step function "
+               f"'{name}' (process {parent}), returned from the body; it exits here without "
+               "recording anything, as only the step's own process may record its result "
+               "(end a forked child with os._exit(), or use multiprocessing or subprocess)\n")
+    try:
+        os.write(2, message.encode("utf-8", "backslashreplace"))  # not sys.stderr: routed
+    finally:
+        os._exit(0)
 
 
 def invoke_with_timeout(call: BodyCall) -> BodyResult:
@@ -110,7 +135,7 @@ def invoke_with_timeout(call: BodyCall) -> BodyResult:
     if call.timeout is None or call.is_async:
         return invoke(call)
     box: list[BodyResult] = []
-    capture = Capture()
+    capture = Capture(call.log_limit, call.log_sink)
     context = contextvars.copy_context()
     worker = threading.Thread(
         target=lambda: box.append(context.run(invoke, call, capture)), name="legato-step",
@@ -126,4 +151,4 @@ def invoke_with_timeout(call: BodyCall) -> BodyResult:
     )
     # what it printed so far is kept; what it prints from now on is lost
     return BodyResult(ok=False, error=error, error_text=describe(error),
-                      lines=capture.snapshot())
+                      lines=capture.detach())

@@ -10,6 +10,7 @@ worker makes it die with a FileNotFoundError traceback on the terminal.
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import pickle
 import sys
@@ -23,6 +24,7 @@ from typing import Any, ClassVar
 import cloudpickle
 from pebble import ProcessPool
 
+from legato.engine.capture import hand_over
 from legato.executors.base import BodyCall, BodyResult, StepTimeoutError, describe
 from legato.executors.child import run_payload, worker_ready
 from legato.executors.lanes import Lanes
@@ -95,7 +97,7 @@ class ProcessesExecutor:
             cloudpickle.register_pickle_by_value(sys.modules[module])
             _by_value.add(module)
         try:
-            payload = cloudpickle.dumps(call)
+            payload = cloudpickle.dumps(dataclasses.replace(call, log_sink=None))
         except Exception as error:
             return BodyResult(ok=False, retryable=False, error=error,
                               error_text=f"cannot send the step to a worker process: "
@@ -123,6 +125,8 @@ class ProcessesExecutor:
                 self._pending.discard(future)
         value = None
         raised = _load_error(outcome.get("error"))
+        # capped in the worker; written here in chunks, all but the last before the step ends
+        lines = hand_over(outcome["lines"], call.log_sink)
         if outcome["ok"]:
             try:
                 value = pickle.loads(outcome["value"])  # from our own worker
@@ -130,10 +134,10 @@ class ProcessesExecutor:
                 return BodyResult(ok=False, retryable=False, error=error,
                                   error_text="the value sent back by the worker process "
                                   f"cannot be loaded here: {describe(error)}",
-                                  lines=outcome["lines"])
+                                  lines=lines)
         return BodyResult(ok=outcome["ok"], value=value, error=raised,
                           error_text=outcome["error_text"], traceback=outcome["traceback"],
-                          retryable=outcome["retryable"], lines=outcome["lines"])
+                          retryable=outcome["retryable"], lines=lines)
 
     def _wait_for_starting_workers(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

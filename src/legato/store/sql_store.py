@@ -7,6 +7,7 @@ gate). Opening a store creates it, migrates an older schema up, and refuses a ne
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -61,6 +62,7 @@ class SqlStore:
 
     def __init__(self, url: str, *, durability: str = "normal") -> None:
         self.url = url
+        self._pid = os.getpid()
         self.driver_errors = _driver_errors()
         path = sqlite_path(url)
         if path is not None:
@@ -206,7 +208,9 @@ class SqlStore:
         try:
             self.writer.close()
         finally:
-            self.engine.dispose()
+            # in a process forked from the one that opened them, the pooled connections are
+            # the parent's: forgotten here, not closed under it
+            self.engine.dispose(close=os.getpid() == self._pid)
 
     def __enter__(self) -> SqlStore:
         return self

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import threading
 import time
 from collections import deque
@@ -69,6 +70,7 @@ class StoreWriter:
     ) -> None:
         self._connect = connect
         self._connection: Any = None
+        self._pid = 0  # the process that opened the connection
         self._sql = statements
         self._dialect = dialect_name
         self._describe = describe_error
@@ -98,6 +100,7 @@ class StoreWriter:
         self._submit(_Request((), (), (), lease, renew=True))
 
     def _submit(self, request: _Request) -> None:
+        self._check_process()
         self._queue.append(request)
         with self._lock:
             if not request.done:  # else a thread that wrote before us took it along
@@ -117,6 +120,7 @@ class StoreWriter:
         def run(cursor: Any, _renewed: list[Lease]) -> None:
             box.append(work(cursor, self._sql))
 
+        self._check_process()
         with self._lock:
             self._check_open()
             pending = self._take_pending() if deferred_first else []
@@ -126,6 +130,7 @@ class StoreWriter:
         return box[0]
 
     def defer(self, event: Event, *, lease: Lease | None = None) -> None:
+        self._check_process()
         self._check_open()
         with self._pending_lock:
             if not self._pending:
@@ -141,6 +146,19 @@ class StoreWriter:
         if self._closed.is_set():
             raise StoreError("the store was closed; this write came too late (the run had "
                              "already ended)")
+
+    def _check_process(self) -> None:
+        """Refuse to write from a process forked after the connection was opened: the
+        connection is the parent's (sharing it corrupts both sides' transactions), and so is
+        whatever lease the write carries."""
+        if self._connection is not None and self._pid != os.getpid():
+            raise StoreError(
+                f"process {os.getpid()} tried to write to the store through a connection "
+                f"opened by process {self._pid}, which it was forked from: a forked process "
+                "must not write on its parent's behalf, so the write was refused",
+                hint="open a store of its own in the child process (or use multiprocessing "
+                "with the spawn or forkserver start method), and end a child forked by a step "
+                "with os._exit()")
 
     def _take_pending(self) -> list[_Deferred]:
         with self._pending_lock:
@@ -251,6 +269,12 @@ class StoreWriter:
                     logger.warning("dropped a deferred event that cannot be written: %s", one)
 
     def close(self) -> None:
+        if self._connection is not None and self._pid != os.getpid():
+            # a forked child's copy: the connection is the parent's, not to be closed (on
+            # PostgreSQL that would end the parent's session) nor written through
+            self._connection = None
+            self._closed.set()
+            return
         try:
             self.flush()
         finally:
@@ -295,6 +319,7 @@ class StoreWriter:
         try:
             if self._connection is None:
                 self._connection = self._connect()
+                self._pid = os.getpid()
             connection = self._connection
             cursor = connection.cursor()
             try:

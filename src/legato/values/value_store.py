@@ -33,6 +33,10 @@ from legato.store.records import StoredValue
 from legato.values.frames import describe_frame, frame_kind, read_parquet, write_parquet
 
 INLINE_LIMIT = 256 * 1024
+STALE_TMP_S = 60.0
+"""A temporary value file whose writer process is gone, unchanged this long, is removed."""
+ABANDONED_TMP_S = 24 * 3600.0
+"""A temporary value file unchanged this long is removed, whoever wrote it."""
 _SCALARS = (type(None), bool, int, float, str)
 
 
@@ -192,6 +196,33 @@ class ValueStore:
     def _tmp(path: Path) -> Path:
         return path.with_name(f".{path.name}.{os.getpid()}.tmp")
 
+    def remove_stale_temporary_files(self, run_id: str) -> list[Path]:
+        """Remove the temporary files that writers of ``run_id``'s values left behind when
+        they died (a SIGKILL in the middle of a large value): those whose writer (named in
+        the file name) is no longer alive on this host and which have not changed for
+        ``STALE_TMP_S``, and any not changed for ``ABANDONED_TMP_S`` (a writer elsewhere,
+        sharing the folder). A live writer's file is never touched. Returns what was
+        removed; never raises."""
+        removed: list[Path] = []
+        folder = self.root / run_id
+        try:
+            candidates = [p for p in folder.iterdir() if p.name.startswith(".")
+                          and p.name.endswith(".tmp")]
+        except OSError:
+            return removed
+        now = time.time()
+        for path in candidates:
+            try:
+                age = now - path.stat().st_mtime
+                pid = int(path.name[:-len(".tmp")].rsplit(".", 1)[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            if age >= ABANDONED_TMP_S or (age >= STALE_TMP_S and not _alive(pid)):
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                    removed.append(path)
+        return removed
+
     def _write_bytes(self, value_id: str, suffix: str, data: bytes) -> Path:
         def write(tmp: Path) -> None:
             if faults.ARMED:
@@ -259,6 +290,18 @@ def _link_new(tmp: Path, path: Path) -> Path:
             return candidate
     tmp.unlink()
     return candidate
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, as another user
+        return True
+    return True
 
 
 def _fsync(path: Path) -> None:

@@ -92,6 +92,11 @@ def backfill(
     settings = load_settings()
     if items and items[0] in ACTIONS:
         action, rest = items[0], items[1:]
+        _refuse_start_options(action, {
+            "--from": first, "--to": last, "--partitions": partitions,
+            "--max-concurrent": max_concurrent, "--rerun-failed": rerun_failed,
+            "--yes": yes or None, "--detach": detach or None, "--param": param or None,
+            "--module": module if action != "resume" else None})
         if len(rest) > 1:
             raise CommandLineError(f"legato backfill {action} takes one backfill id, not "
                                    f"{len(rest)} arguments", hint=f"legato backfill {action} ID")
@@ -108,6 +113,20 @@ def backfill(
     raise typer.Exit(_start(settings, items, module=module, first=first, last=last,
                             partitions=partitions, max_concurrent=max_concurrent,
                             rerun_failed=rerun_failed, yes=yes, param=param, detach=detach))
+
+
+def _refuse_start_options(action: str, given: dict[str, object]) -> None:
+    """The options that choose and start a backfill mean nothing to an action on one:
+    refused, rather than silently ignored (``status --from A --to B`` shows every
+    partition, not that range)."""
+    names = [name for name, value in given.items() if value is not None]
+    if names:
+        also = "; legato backfill status ID shows one backfill" if action == "status" else ""
+        raise CommandLineError(
+            f"legato backfill {action} does not take {', '.join(names)}: "
+            f"{'it' if len(names) == 1 else 'they'} choose the partitions of a new backfill",
+            hint=f"legato backfill {action}{' ID' if action != 'status' else ' [ID]'} (without "
+            f"those options){also}; to run a range: legato backfill ASSET --from KEY --to KEY")
 
 
 def _start(settings: Settings, items: list[str], *, module: str | None, first: str | None,

@@ -15,7 +15,7 @@ from legato.cli.options import (
     ModuleOption,
     ParamOption,
 )
-from legato.cli.params import parse_params
+from legato.cli.params import check_idempotency_key, parse_params
 from legato.errors import DefinitionError
 
 if TYPE_CHECKING:
@@ -61,6 +61,7 @@ def run(
     defs = load_project(file, module, settings, "run")
     chosen = _runnable(defs, names[0])
     params = parse_params(param, chosen.fn, what=f"flow '{chosen.name}'")
+    check_idempotency_key(idempotency_key)
     if idempotency_key is not None:
         _report_duplicate(settings, idempotency_key)
     code = execute(settings, lambda runner: runner.run(chosen, params, source=defs.source,

@@ -9,7 +9,7 @@ import typer
 from legato.cli.errors import CommandLineError
 from legato.cli.locate import load_project, split_file
 from legato.cli.options import FileArgument, JsonOption, ModuleOption, ParamOption
-from legato.cli.params import parse_params
+from legato.cli.params import check_idempotency_key, parse_params
 
 
 def trigger(
@@ -61,6 +61,7 @@ def trigger(
     defs = load_project(file, module, settings, "trigger")
     chosen = _runnable(defs, names[0])
     params = parse_params(param, chosen.fn, what=f"flow '{chosen.name}'")
+    check_idempotency_key(idempotency_key)
     if idempotency_key is not None and not json:
         _report_duplicate(settings, idempotency_key)
     run_id = trigger_run(chosen, params=params, idempotency_key=idempotency_key,
