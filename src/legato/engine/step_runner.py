@@ -1,7 +1,9 @@
 """Run one step to its end: cache lookup, attempts with retries and timeouts, storing the
 value, fallbacks. Each attempt's start is deferred to the commit that ends it, so a step
-costs one commit; its success is committed before this function returns, and so before any
-downstream step can start."""
+costs one commit (the in-flight journal names it meanwhile, should the process die); its
+success is committed before this function returns, and so before any downstream step can
+start. In a resumed run, starts are committed before the body, and a step whose process died
+while running it runs its next attempts in a process of its own."""
 
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ from legato.engine.context import StepContext
 from legato.engine.session import RunSession, StepOutcome, StepSpec
 from legato.errors import ValueStoreError
 from legato.executors.base import BodyCall, BodyResult, describe
+from legato.executors.deaths import DIED, CannotSendError, ProcessDiedError
 from legato.store.records import Event, LogLine, StepStatus
 from legato.values.value_store import is_plain_json
 
 if TYPE_CHECKING:
-    from legato.engine.replay import RecordedStep
+    from legato.engine.replay import CutShort, RecordedStep
 
 _rng = random.Random()
 
@@ -92,8 +95,9 @@ def run_step(
 ) -> StepOutcome:
     """``materialize`` (for assets) holds the upstream materialization ids to record.
     ``seq`` is the step's position in the run (given by a flow at the call), ``recorded``
-    what a resumed run recorded of the step: its attempts go on from there, and only its
-    failed attempts count against the retry policy (not one cut short by a crash)."""
+    what a resumed run recorded of the step: its attempts go on from there, and its failed
+    attempts count against the retry policy, those its process's death cut short
+    included (``session.cut_short``)."""
     if seq is None:
         seq = session.next_seq()
     data = _step_data(session, spec, seq)
@@ -123,20 +127,32 @@ def run_step(
     started = time.time()
     last: BodyResult | None = None
     first, failed_before, value_id = 1, 0, f"{session.run_id}/{key}"
+    crashes = 0
     if recorded is not None:
         first, failed_before = recorded.attempts + 1, recorded.failures
+        crashes = recorded.crashes
         started = recorded.started_at or started
         if recorded.was_reset:  # its first value is still recorded, under its own id
             value_id = f"{value_id}@{first}"
         if recorded.retry_at is not None:  # it was waiting between attempts
             session.canceled.wait(max(0.0, recorded.retry_at - time.time()))
+    cut = session.cut_short.pop(key, None) if session.cut_short else None
+    if cut is not None and not session.canceled.is_set():
+        _record_cut_short(session, key, data, cut, recorded=recorded, started=started)
+        first, failed_before, crashes = cut.attempt + 1, failed_before + 1, crashes + 1
+    # a crash of a process shared with other steps never fails a step by itself: at least
+    # one attempt follows it, in a process of its own, where a crash is the step's alone
     last_attempt = first + max(1, retry.max_attempts - failed_before) - 1
     attempt = first - 1
     with session.limits.hold(spec.tags):
         for attempt in range(first, last_attempt + 1):
             if session.canceled.is_set() or not session.lease_fresh():
                 break
-            session.defer(Event(session.run_id, key, attempt, "step_started", time.time(), data))
+            start = Event(session.run_id, key, attempt, "step_started", time.time(), data)
+            if session.careful:
+                session.record([start])
+            else:
+                session.defer(start)
             if faults.ARMED:
                 faults.crash_point("after-claim")
             call_args = args
@@ -146,9 +162,11 @@ def run_step(
                     run_id=session.run_id, step_key=key, attempt=attempt,
                     params=session.params, fallback_inputs=fallback_inputs,
                     partition_key=spec.partition_key, partition_window=spec.partition_window))
-            last = session.executor.run_body(BodyCall(
+            last = _run_body(session, key, attempt, BodyCall(
                 fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
-                timeout=options.timeout))
+                timeout=options.timeout), quarantined=crashes > 0)
+            died = isinstance(last.error, ProcessDiedError)
+            crashes += died
             if session.ended:  # the run was canceled and has ended: nothing more to record
                 return StepOutcome(status=StepStatus.CANCELED, attempts=attempt,
                                    reason="the run had ended")
@@ -170,9 +188,12 @@ def run_step(
             nxt = "retry" if not final else ("fallback" if has_fallback else "fail")
             failures = failed_before + attempt - first + 1
             delay = retry.delay(failures, _rng) if not final else 0.0
+            if died and final and crashes > 1:
+                last.error_text = f"{last.error_text}, {crashes} times"
             batch = [Event(session.run_id, key, attempt, "step_failed", time.time(), {
                 "error": last.error_text, "traceback": last.traceback,
-                "will_retry": nxt == "retry", "next": nxt, "retry_in": round(delay, 3)})]
+                "will_retry": nxt == "retry", "next": nxt, "retry_in": round(delay, 3),
+                **({"crashed": True} if died else {})})]
             if final:
                 if has_fallback and not session.canceled.is_set():
                     return _fall_back(session, spec, args, kwargs, attempt=attempt,
@@ -191,6 +212,42 @@ def run_step(
                           ended_at=time.time(), exception=last.error if last else None)
     session.finish_step(key, outcome)
     return outcome
+
+
+def _run_body(session: RunSession, key: str, attempt: int, call: BodyCall, *,
+              quarantined: bool) -> BodyResult:
+    """Run one attempt's body. In this process's threads, it is noted in the in-flight
+    journal while it runs (``engine/inflight.py``), so that if it takes the process down,
+    the process that takes the run over knows which step did. A step whose process died
+    before (``quarantined``) runs in a process of its own instead: if it dies again, this
+    process and the other steps live on, and see its exit code."""
+    if quarantined and session.executor.name == "threads":
+        result = session.quarantine().run_body(call)
+        if not isinstance(result.error, CannotSendError):
+            return result
+        # its function or arguments cannot travel: it runs here, its start committed
+    journal = session.journal
+    slot = journal.enter(session.run_id, key, attempt) if journal is not None else None
+    try:
+        return session.executor.run_body(call)
+    finally:
+        if journal is not None:
+            journal.leave(slot)
+
+
+def _record_cut_short(session: RunSession, key: str, data: dict[str, Any], cut: CutShort, *,
+                      recorded: RecordedStep | None, started: float) -> None:
+    """Record as failed the attempt of this step that the former holder of the resumed run
+    was running when it died: it counts against the step's retry policy. Its start, when
+    it was deferred and lost with the process, is recorded first (the journal named it)."""
+    now = time.time()
+    batch = []
+    if recorded is None or recorded.attempts < cut.attempt:
+        batch.append(Event(session.run_id, key, cut.attempt, "step_started", started, data))
+    batch.append(Event(session.run_id, key, cut.attempt, "step_failed", now, {
+        "error": f"{DIED} ({cut.why})", "traceback": None, "will_retry": True,
+        "next": "retry", "retry_in": 0.0, "crashed": True}))
+    session.record(batch)
 
 
 def _succeed(session: RunSession, spec: StepSpec, *, attempt: int, value: Any,

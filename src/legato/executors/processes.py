@@ -21,10 +21,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, ClassVar
 
 import cloudpickle
-from pebble import ProcessPool
+from pebble import ProcessExpired, ProcessPool
 
 from legato.executors.base import BodyCall, BodyResult, StepTimeoutError, describe
 from legato.executors.child import run_payload, worker_ready
+from legato.executors.deaths import CannotSendError, ProcessDiedError
 from legato.executors.lanes import Lanes
 
 START_WAIT_S = 10.0
@@ -97,9 +98,10 @@ class ProcessesExecutor:
         try:
             payload = cloudpickle.dumps(call)
         except Exception as error:
-            return BodyResult(ok=False, retryable=False, error=error,
-                              error_text=f"cannot send the step to a worker process: "
-                              f"{describe(error)}")
+            unsent = CannotSendError(f"cannot send the step to a worker process: "
+                                     f"{describe(error)}")
+            unsent.__cause__ = error
+            return BodyResult(ok=False, retryable=False, error=unsent, error_text=str(unsent))
         try:
             future = self._pool.schedule(run_payload, args=(payload,), timeout=call.timeout)
         except RuntimeError as error:  # the pool was stopped: the run is being canceled
@@ -115,9 +117,13 @@ class ProcessesExecutor:
         except CancelledError as error:
             return BodyResult(ok=False, error=error,
                               error_text="canceled: the worker process was stopped")
-        except Exception as error:  # the worker died (killed, segfault, out of memory)
+        except ProcessExpired as error:  # it died: killed, a segfault, out of memory
+            died = ProcessDiedError(error.exitcode)
+            died.__cause__ = error
+            return BodyResult(ok=False, error=died, error_text=str(died))
+        except Exception as error:
             return BodyResult(ok=False, error=error,
-                              error_text=f"the worker process died: {describe(error)}")
+                              error_text=f"the worker process failed: {describe(error)}")
         finally:
             with self._lock:
                 self._pending.discard(future)
