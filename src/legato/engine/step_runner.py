@@ -138,10 +138,28 @@ def run_step(
             session.canceled.wait(max(0.0, recorded.retry_at - time.time()))
     cut = session.cut_short.pop(key, None) if session.cut_short else None
     if cut is not None and not session.canceled.is_set():
-        _record_cut_short(session, key, data, cut, recorded=recorded, started=started)
         first, failed_before, crashes = cut.attempt + 1, failed_before + 1, crashes + 1
-    # a crash of a process shared with other steps never fails a step by itself: at least
-    # one attempt follows it, in a process of its own, where a crash is the step's alone
+        # a crash of a process shared with other steps does not fail a step by itself: one
+        # attempt more follows it, in a process of its own, where a crash is the step's
+        # alone; only where there is none (inline), the crashes beyond that fail it
+        final = failed_before > retry.max_attempts
+        batch = _cut_short_events(session, key, data, cut, recorded=recorded,
+                                  started=started, final=final,
+                                  fallback=options.fallback is not None, crashes=crashes)
+        if final:
+            gone = BodyResult(ok=False, error=ProcessDiedError(None),
+                              error_text=batch[-1].data["error"])
+            if options.fallback is not None:
+                return _fall_back(session, spec, args, kwargs, attempt=cut.attempt,
+                                  batch=batch, lines=[], last=gone, seq=seq,
+                                  started=started, value_id=value_id)
+            session.record(batch)
+            outcome = StepOutcome(status=StepStatus.FAILED, attempts=cut.attempt,
+                                  error=gone.error_text, started_at=started,
+                                  ended_at=time.time(), exception=gone.error)
+            session.finish_step(key, outcome)
+            return outcome
+        session.record(batch)
     last_attempt = first + max(1, retry.max_attempts - failed_before) - 1
     attempt = first - 1
     with session.limits.hold(spec.tags):
@@ -235,19 +253,22 @@ def _run_body(session: RunSession, key: str, attempt: int, call: BodyCall, *,
             journal.leave(slot)
 
 
-def _record_cut_short(session: RunSession, key: str, data: dict[str, Any], cut: CutShort, *,
-                      recorded: RecordedStep | None, started: float) -> None:
-    """Record as failed the attempt of this step that the former holder of the resumed run
-    was running when it died: it counts against the step's retry policy. Its start, when
-    it was deferred and lost with the process, is recorded first (the journal named it)."""
-    now = time.time()
+def _cut_short_events(session: RunSession, key: str, data: dict[str, Any], cut: CutShort,
+                      *, recorded: RecordedStep | None, started: float, final: bool,
+                      fallback: bool, crashes: int) -> list[Event]:
+    """The events that record as failed the attempt of this step that the former holder of
+    the resumed run was running when it died: it counts against the step's retry policy.
+    Its start, when it was deferred and lost with the process, comes first (the journal
+    named it)."""
     batch = []
     if recorded is None or recorded.attempts < cut.attempt:
         batch.append(Event(session.run_id, key, cut.attempt, "step_started", started, data))
-    batch.append(Event(session.run_id, key, cut.attempt, "step_failed", now, {
-        "error": f"{DIED} ({cut.why})", "traceback": None, "will_retry": True,
-        "next": "retry", "retry_in": 0.0, "crashed": True}))
-    session.record(batch)
+    error = f"{DIED} ({cut.why})" + (f", {crashes} times" if final else "")
+    nxt = "retry" if not final else "fallback" if fallback else "fail"
+    batch.append(Event(session.run_id, key, cut.attempt, "step_failed", time.time(), {
+        "error": error, "traceback": None, "will_retry": not final, "next": nxt,
+        "retry_in": 0.0, "crashed": True}))
+    return batch
 
 
 def _succeed(session: RunSession, spec: StepSpec, *, attempt: int, value: Any,
