@@ -76,7 +76,7 @@ class Journal:
         if slot is None or os.getpid() != self._pid:
             return
         with self._lock:
-            self._map[slot * SLOT:slot * SLOT + SLOT] = bytes(SLOT)
+            self._map[slot * SLOT] = 0  # a slot is read up to its first newline
             self._free.append(slot)
 
     def close(self) -> None:
