@@ -144,9 +144,9 @@ class RunSession:
         its exit code is known."""
         with self._lock:
             if self._quarantine is None:
-                from legato.executors.registry import make_executor
+                from legato.executors.processes import ProcessesExecutor
 
-                self._quarantine = make_executor("processes", 1)
+                self._quarantine = ProcessesExecutor(1, carry_context=True)
             return self._quarantine
 
     def close_quarantine(self, *, cancel: bool) -> None:

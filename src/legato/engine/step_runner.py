@@ -243,7 +243,8 @@ def _run_body(session: RunSession, key: str, attempt: int, call: BodyCall, *,
         result = session.quarantine().run_body(call)
         if not isinstance(result.error, CannotSendError):
             return result
-        # its function or arguments cannot travel: it runs here, its start committed
+        # its function, arguments or value cannot travel (its module cannot be imported in
+        # the child, say): it runs here, its start committed, as before its crash
     journal = session.journal
     slot = journal.enter(session.run_id, key, attempt) if journal is not None else None
     try:

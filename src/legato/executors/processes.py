@@ -11,6 +11,7 @@ worker makes it die with a FileNotFoundError traceback on the terminal.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
 import sys
 import threading
@@ -77,7 +78,11 @@ class ProcessesExecutor:
     name: ClassVar[str] = "processes"
     kills_on_timeout: ClassVar[bool] = True
 
-    def __init__(self, max_parallel: int) -> None:
+    def __init__(self, max_parallel: int, *, carry_context: bool = False) -> None:
+        """``carry_context``: each body runs with this process's environment, ``sys.path``
+        and working folder as they are when it is sent (a step moved out of this process
+        after its crash, see ``engine/step_runner.py``)."""
+        self._carry_context = carry_context
         self._lanes = Lanes(max_parallel)
         context = _forkserver()
         self._context = _CountingContext(context)
@@ -103,7 +108,10 @@ class ProcessesExecutor:
             unsent.__cause__ = error
             return BodyResult(ok=False, retryable=False, error=unsent, error_text=str(unsent))
         try:
-            future = self._pool.schedule(run_payload, args=(payload,), timeout=call.timeout)
+            context = ((dict(os.environ), list(sys.path), os.getcwd())
+                       if self._carry_context else None)
+            future = self._pool.schedule(run_payload, args=(payload, context),
+                                         timeout=call.timeout)
         except RuntimeError as error:  # the pool was stopped: the run is being canceled
             return BodyResult(ok=False, error=error, error_text=describe(error))
         with self._lock:
@@ -128,6 +136,10 @@ class ProcessesExecutor:
             with self._lock:
                 self._pending.discard(future)
         value = None
+        if outcome.get("unsent"):  # the call or its value could not travel
+            unsent = CannotSendError(outcome["error_text"])
+            return BodyResult(ok=False, retryable=False, error=unsent,
+                              error_text=outcome["error_text"], lines=outcome["lines"])
         raised = _load_error(outcome.get("error"))
         if outcome["ok"]:
             try:
