@@ -52,6 +52,9 @@ class RecordedStep:
     crashes: int = 0
     """Of those, the attempts whose process died (``crashed`` in the ``step_failed`` event):
     the step's next attempts run in a process of their own (``step_runner``)."""
+    isolated: bool = False
+    """Its last attempt ran in a process of its own (``isolated`` in its ``step_started``):
+    the death of the run's process is then not the step's doing."""
     retry_at: float | None = None
     """When its next attempt is due, if it was waiting between attempts."""
     was_reset: bool = False
@@ -91,6 +94,7 @@ def load_history(store: SqlStore, run: RunRecord) -> RunHistory:
     events = store.get_events(run.run_id)
     failures: dict[str, int] = {}
     crashes: dict[str, int] = {}
+    isolated: dict[str, bool] = {}
     last_failure: dict[str, Event] = {}
     resets: set[str] = set()
     started: dict[str, Any] = {}
@@ -100,11 +104,15 @@ def load_history(store: SqlStore, run: RunRecord) -> RunHistory:
             started.update(event.data)
         elif key is None:
             continue
+        elif event.kind == "step_started":
+            isolated[key] = bool(event.data.get("isolated"))
         elif event.kind == "step_failed":
+            last_failure[key] = event
+            if event.data.get("counted") is False:
+                continue  # the run's process died, not the step's
             failures[key] = failures.get(key, 0) + 1
             if event.data.get("crashed"):
                 crashes[key] = crashes.get(key, 0) + 1
-            last_failure[key] = event
         elif event.kind in ("step_succeeded", "step_reset"):
             failures.pop(key, None)
             crashes.pop(key, None)
@@ -123,6 +131,7 @@ def load_history(store: SqlStore, run: RunRecord) -> RunHistory:
             reason=record.reason, started_at=record.started_at,
             failures=failures.get(record.step_key, 0),
             crashes=crashes.get(record.step_key, 0), retry_at=retry_at,
+            isolated=isolated.get(record.step_key, False),
             was_reset=record.step_key in resets)
     stored = store.get_values([s.value_id for s in steps.values() if s.ok and s.value_id])
     return RunHistory(run, steps, started, stored)
@@ -135,6 +144,8 @@ class CutShort:
 
     attempt: int
     why: str
+    counts: bool = True
+    """False when the attempt ran in a process of its own, which outlived the run's."""
 
 
 def cut_short(history: RunHistory, *, dead: bool, reason: str,
@@ -152,7 +163,11 @@ def cut_short(history: RunHistory, *, dead: bool, reason: str,
         why = f"or froze: {reason}"
     found: dict[str, CutShort] = {}
     for step in history.steps.values():
-        if step.status == StepStatus.RUNNING:
+        if step.status == StepStatus.RUNNING and step.isolated:
+            found[step.key] = CutShort(
+                step.attempts, f"{why}; the step ran in a process of its own, so this does "
+                "not count against its retries", counts=False)
+        elif step.status == StepStatus.RUNNING:
             found[step.key] = CutShort(step.attempts, why)
     for entry in in_flight:
         known_step = history.steps.get(entry.step_key)

@@ -138,11 +138,12 @@ def run_step(
             session.canceled.wait(max(0.0, recorded.retry_at - time.time()))
     cut = session.cut_short.pop(key, None) if session.cut_short else None
     if cut is not None and not session.canceled.is_set():
-        first, failed_before, crashes = cut.attempt + 1, failed_before + 1, crashes + 1
+        first, failed_before, crashes = (cut.attempt + 1, failed_before + cut.counts,
+                                         crashes + cut.counts)
         # a crash of a process shared with other steps does not fail a step by itself: one
         # attempt more follows it, in a process of its own, where a crash is the step's
         # alone; only where there is none (inline), the crashes beyond that fail it
-        final = failed_before > retry.max_attempts
+        final = cut.counts and failed_before > retry.max_attempts
         batch = _cut_short_events(session, key, data, cut, recorded=recorded,
                                   started=started, final=final,
                                   fallback=options.fallback is not None, crashes=crashes)
@@ -166,7 +167,9 @@ def run_step(
         for attempt in range(first, last_attempt + 1):
             if session.canceled.is_set() or not session.lease_fresh():
                 break
-            start = Event(session.run_id, key, attempt, "step_started", time.time(), data)
+            isolated = _isolated(session, crashes)
+            start = Event(session.run_id, key, attempt, "step_started", time.time(),
+                          {**data, "isolated": True} if isolated else data)
             if session.careful:
                 session.record([start])
             else:
@@ -182,7 +185,7 @@ def run_step(
                     partition_key=spec.partition_key, partition_window=spec.partition_window))
             last = _run_body(session, key, attempt, BodyCall(
                 fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
-                timeout=options.timeout), quarantined=crashes > 0)
+                timeout=options.timeout), quarantined=isolated, start=start)
             died = isinstance(last.error, ProcessDiedError)
             crashes += died
             if session.ended:  # the run was canceled and has ended: nothing more to record
@@ -232,19 +235,31 @@ def run_step(
     return outcome
 
 
+def _isolated(session: RunSession, crashes: int) -> bool:
+    """Whether the next attempt runs in a process of its own: always under the processes
+    executor; under threads, once the step's process died while running it."""
+    name = session.executor.name
+    return name == "processes" or (crashes > 0 and name == "threads")
+
+
 def _run_body(session: RunSession, key: str, attempt: int, call: BodyCall, *,
-              quarantined: bool) -> BodyResult:
+              quarantined: bool, start: Event) -> BodyResult:
     """Run one attempt's body. In this process's threads, it is noted in the in-flight
     journal while it runs (``engine/inflight.py``), so that if it takes the process down,
     the process that takes the run over knows which step did. A step whose process died
     before (``quarantined``) runs in a process of its own instead: if it dies again, this
     process and the other steps live on, and see its exit code."""
-    if quarantined and session.executor.name == "threads":
+    if session.executor.name == "processes":
+        return session.executor.run_body(call)  # in a child: this process's death is not its
+    if quarantined:
         result = session.quarantine().run_body(call)
         if not isinstance(result.error, CannotSendError):
             return result
         # its function, arguments or value cannot travel (its module cannot be imported in
-        # the child, say): it runs here, its start committed, as before its crash
+        # the child, say): it runs here after all, its start committed again as such
+        session.record([Event(start.run_id, start.step_key, start.attempt, start.kind,
+                              start.at, {k: v for k, v in start.data.items()
+                                         if k != "isolated"})])
     journal = session.journal
     slot = journal.enter(session.run_id, key, attempt) if journal is not None else None
     try:
@@ -268,7 +283,7 @@ def _cut_short_events(session: RunSession, key: str, data: dict[str, Any], cut: 
     nxt = "retry" if not final else "fallback" if fallback else "fail"
     batch.append(Event(session.run_id, key, cut.attempt, "step_failed", time.time(), {
         "error": error, "traceback": None, "will_retry": not final, "next": nxt,
-        "retry_in": 0.0, "crashed": True}))
+        "retry_in": 0.0, "crashed": True, **({} if cut.counts else {"counted": False})}))
     return batch
 
 
