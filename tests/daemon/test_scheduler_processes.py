@@ -165,7 +165,7 @@ def test_on_sqlite_a_second_scheduler_stands_by_and_takes_over(
                  "runs from the first")
     first.kill()  # a process of this host that died: no need to wait for its lease
     wait_for(lambda: holder_pid() == second.pid, 30, "the second to take over")
-    assert "has died: taking over" in second.stderr()
+    assert "has died: taking over" in " ".join(second.stderr().split())  # lines wrap
     with SqlStore(url) as store:
         count = len(queued_runs(store, "schedule:every_00"))
         wait_for(lambda: len(queued_runs(store, "schedule:every_00")) >= count + 2, 30,

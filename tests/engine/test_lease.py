@@ -19,6 +19,7 @@ from legato.engine.lease import (
     may_take_over,
     new_owner,
     owner_is_dead,
+    pid_space,
     takeover_data,
 )
 from legato.errors import LeaseLost
@@ -37,24 +38,27 @@ def record(**fields: Any) -> RunRecord:
 
 
 def test_an_owner_names_this_host_and_process() -> None:
-    host, pid, nonce = new_owner().split(":")
+    host, pid, nonce, space = new_owner().split(":")
     assert (host, int(pid), len(nonce)) == (socket.gethostname(), os.getpid(), 6)
+    assert space == pid_space() != "?"
     assert new_owner() != new_owner()
 
 
 def test_a_dead_local_process_is_told_from_a_live_one() -> None:
     child = subprocess.Popen(["sleep", "30"])
+    space = pid_space()
     try:
         host = socket.gethostname()
-        assert owner_is_dead(f"{host}:{child.pid}:x") is False
-        assert owner_is_dead(f"{host}:{os.getpid()}:x") is False
+        assert owner_is_dead(f"{host}:{child.pid}:x:{space}") is False
+        assert owner_is_dead(f"{host}:{os.getpid()}:x:{space}") is False
         child.kill()
         time.sleep(0.1)  # killed, not reaped yet: a zombie is dead too
-        assert owner_is_dead(f"{host}:{child.pid}:x") is True
+        assert owner_is_dead(f"{host}:{child.pid}:x:{space}") is True
     finally:
         child.wait()
-    assert owner_is_dead(f"{host}:{child.pid}:x") is True
-    assert owner_is_dead(f"another-host:{child.pid}:x") is False  # cannot know: wait for it
+    assert owner_is_dead(f"{host}:{child.pid}:x:{space}") is True
+    # cannot know: wait for the lease to expire
+    assert owner_is_dead(f"another-host:{child.pid}:x:{space}") is False
     assert owner_is_dead("not an owner") is False
     assert owner_is_dead(None) is False
 
@@ -69,7 +73,7 @@ def test_when_a_run_may_be_taken_over() -> None:
     expired = may_take_over(record(lease_expires_at=now - 3), now)
     assert expired.allowed and expired.reason.startswith("its lease expired 3.0s ago")
     assert may_take_over(record(lease_expires_at=None)).allowed
-    dead = f"{socket.gethostname()}:{2**22 + 12345}:x"  # above any pid in use
+    dead = f"{socket.gethostname()}:{2**22 + 12345}:x:{pid_space()}"  # above any pid in use
     assert may_take_over(record(lease_owner=dead)).allowed
     data = takeover_data(record(lease_token=4, lease_expires_at=now), "me:1:x", 9.0, "why")
     assert (data["token"], data["previous_token"], data["seen_expires_at"]) == (5, 4, now)
@@ -99,6 +103,25 @@ def test_the_heartbeat_renews_and_notices_a_takeover(tmp_path: Path) -> None:
         finally:
             beat.stop()
         assert len(lost) == 1 and "taken over" in str(lost[0])
+
+
+def test_a_pid_of_another_pid_namespace_or_boot_is_never_judged() -> None:
+    """Two containers on host networking share the host name, not their pids: a pid that
+    does not exist here may be a live process there. Only the lease's expiry frees it."""
+    host, dead_pid = socket.gethostname(), 2**22 + 12345  # above any pid in use
+    namespace, _, boot = pid_space().partition(".")
+    assert owner_is_dead(f"{host}:{dead_pid}:x:{pid_space()}") is True
+    assert owner_is_dead(f"{host}:{dead_pid}:x:{int(namespace) + 1}.{boot}") is False
+    assert owner_is_dead(f"{host}:{dead_pid}:x:{namespace}.0123456789ab") is False
+    assert owner_is_dead(f"{host}:{dead_pid}:x:?") is False
+    # an owner written by an older version (no space): unknown, so expiry alone decides
+    assert owner_is_dead(f"{host}:{dead_pid}:x") is False
+    now = time.time()
+    elsewhere = record(lease_owner=f"{host}:{dead_pid}:x:{int(namespace) + 1}.{boot}",
+                       lease_expires_at=now + 20)
+    held = may_take_over(elsewhere, now)
+    assert not held.allowed and held.wait_s == pytest.approx(20)
+    assert may_take_over(elsewhere, now + 21).allowed
 
 
 @lg.task

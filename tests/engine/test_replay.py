@@ -130,9 +130,22 @@ def crash(project: Path, flow: str, fault: str) -> str:
 
 
 def bodies(project: Path, pid: int | None = None) -> Counter[str]:
+    """The bodies that ran (in process ``pid``, or — ``resumed(project)`` — not in the
+    crashed one: a step cut short by the crash runs its next attempt in a child process)."""
     lines = (project / "ledger.txt").read_text().splitlines()
     return Counter(fields[0] for fields in (line.split() for line in lines)
                    if pid is None or int(fields[1]) == pid)
+
+
+def resumed_bodies(project: Path, crashed: set[int]) -> Counter[str]:
+    lines = (project / "ledger.txt").read_text().splitlines()
+    return Counter(fields[0] for fields in (line.split() for line in lines)
+                   if int(fields[1]) not in crashed)
+
+
+def pids(project: Path) -> set[int]:
+    lines = (project / "ledger.txt").read_text().splitlines()
+    return {int(line.split()[1]) for line in lines}
 
 
 def committed(settings: lg.Settings, run_id: str) -> set[str]:
@@ -145,11 +158,12 @@ def committed(settings: lg.Settings, run_id: str) -> set[str]:
 def test_resuming_runs_no_body_of_a_finished_task(project: Path, flows: Any,
                                                   settings_: lg.Settings, after: int) -> None:
     run_id = crash(project, "mixed", f"after-commit:{after}")
+    crashed = pids(project)
     done_before = committed(settings_, run_id)
     assert len(done_before) >= after
     result = lg.resume(run_id, settings=settings_)
     assert result.ok, result.error
-    resumed = bodies(project, os.getpid())
+    resumed = resumed_bodies(project, crashed)
     assert result.output == lg.run(flows.mixed, settings=settings_).output
     ran_again = set(resumed) & done_before
     assert ran_again == set(), f"finished tasks ran again: {ran_again}"
@@ -162,10 +176,11 @@ def test_resuming_runs_no_body_of_a_finished_task(project: Path, flows: Any,
 def test_an_async_flow_replays_its_gathered_calls(project: Path, flows: Any,
                                                   settings_: lg.Settings) -> None:
     run_id = crash(project, "gathered", "after-commit:3")
+    crashed = pids(project)
     done_before = committed(settings_, run_id)
     result = lg.resume(run_id, settings=settings_)
-    assert result.ok and result.output == [100, 101, 102, 103, 104, 105]
-    assert not set(bodies(project, os.getpid())) & done_before
+    assert result.ok and result.output == [100, 101, 102, 103, 104, 105], result.error
+    assert not set(resumed_bodies(project, crashed)) & done_before
 
 
 def test_reordered_calls_raise_and_the_run_restarts_from_scratch(

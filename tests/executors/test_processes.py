@@ -73,7 +73,7 @@ def test_a_dead_worker_is_reported(make_settings: Any, tmp_path: Path,
     failed = next(e for e in read_store(settings).get_events(result.run_id)
                   if e.kind == "step_failed")
     assert failed.step_key == "dies"
-    assert "the worker process died" in failed.data["error"]
+    assert failed.data["error"] == "the process died while running this step (exit code 3)"
     assert failed.data["will_retry"] is True
 
 

@@ -151,10 +151,11 @@ class Worker:
             started += self._take_over_left_behind()
         free = self.free_slots
         if free > 0:
+            before = time.monotonic()  # the leases' clock starts at most here
             runs = claim(self.store, self.owner, self.settings.lease_ttl, limit=free,
                          limits=self.limits)
             for run in runs:
-                self._start(run, resumed=False)
+                self._start(run, resumed=False, claimed_at=before)
             started += len(runs)
         return started
 
@@ -240,19 +241,20 @@ class Worker:
         with self._lock:
             return [(k, t) for k, t in self._active.items() if t.is_alive()]
 
-    def _start(self, run: RunRecord, *, resumed: bool) -> None:
-        thread = threading.Thread(target=self._execute, args=(run, resumed), daemon=True,
-                                  name=f"legato-run-{run.run_id}")
+    def _start(self, run: RunRecord, *, resumed: bool, claimed_at: float | None = None
+               ) -> None:
+        thread = threading.Thread(target=self._execute, args=(run, resumed, claimed_at),
+                                  daemon=True, name=f"legato-run-{run.run_id}")
         with self._lock:
             self._active[run.run_id] = thread
             if not resumed:
                 self._counts["claimed"] += 1
         thread.start()
 
-    def _execute(self, run: RunRecord, resumed: bool) -> None:
+    def _execute(self, run: RunRecord, resumed: bool, claimed_at: float | None) -> None:
         status, error = "lost", None
         try:
-            status, error = self._outcome(run, resumed)
+            status, error = self._outcome(run, resumed, claimed_at)
         except BaseException:  # a slot must always free, whatever happened
             logger.exception("worker %s: run %s", self.owner, run.run_id)
             raise
@@ -266,7 +268,8 @@ class Worker:
             if self.on_run_end is not None and status != "skipped":
                 self.on_run_end(RunEnd(run.run_id, run.target, status, error, resumed))
 
-    def _outcome(self, run: RunRecord, resumed: bool) -> tuple[str, str | None]:
+    def _outcome(self, run: RunRecord, resumed: bool, claimed_at: float | None
+                 ) -> tuple[str, str | None]:
         """Execute (or resume) the run; how it ended, as far as this worker knows."""
         try:
             target = self._targets.target(run)
@@ -274,7 +277,8 @@ class Worker:
             if resumed:
                 result = resume_run(self._runner, run.run_id, definitions=target)
             else:
-                result = execute_claimed(self._runner, run, definitions=target)
+                result = execute_claimed(self._runner, run, definitions=target,
+                                         claimed_at=claimed_at)
             return str(result.status), result.error
         except RunInProgressError:
             return "skipped", None  # another worker took it over first

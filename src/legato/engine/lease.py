@@ -1,13 +1,16 @@
 """Leases: who executes a run, until when, and how another process takes it over.
 
-A run is leased to the process that executes it: an owner id (``host:pid:nonce``), a
+A run is leased to the process that executes it: an owner id (``host:pid:nonce:space``), a
 fencing token and an expiry. Every write of the holder checks, in the same transaction,
 that its token is still the run's (``store/gate.py``); a ``Heartbeat`` thread pushes the
 expiry ahead every third of the lease's time to live. (Renewing in every step's commit
 instead cost 10% of a step: the run's row and an index page more to write each time.)
 
-A run whose lease expired, or whose holder is a process of this host that no longer
-exists, may be taken over: the ``run_resumed`` event sets a new owner and a higher token,
+A run whose lease expired, or whose holder is a process that no longer exists, may be taken
+over. Whether a process exists is asked of the operating system (``os.kill(pid, 0)``) only
+where the answer means something: same host, same PID namespace and same boot
+(``owner_is_dead``); elsewhere only the lease's expiry decides. A takeover is the
+``run_resumed`` event: it sets a new owner and a higher token,
 compare-and-set on the token and expiry the taker saw. The former holder's writes are
 rejected from then on (``LeaseLost``), so a frozen process that wakes up late can never
 record a second result.
@@ -16,10 +19,12 @@ record a second result.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -33,21 +38,61 @@ from legato.store.sql_store import SqlStore
 logger = logging.getLogger(__name__)
 
 
+def _read_first(path: str) -> str | None:
+    try:
+        with open(path, encoding="ascii", errors="replace") as handle:
+            return handle.read().strip() or None
+    except OSError:
+        return None
+
+
+@functools.lru_cache(maxsize=1)
+def pid_space() -> str:
+    """Where this process's pid means something: ``<pid namespace inode>.<boot id>`` on
+    Linux (``/proc/self/ns/pid``, ``/proc/sys/kernel/random/boot_id``); ``host`` on systems
+    without PID namespaces; ``?`` when it cannot be told (then no pid is ever judged)."""
+    if not sys.platform.startswith("linux"):
+        return "host"
+    try:
+        namespace = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        return "?"
+    boot = _read_first("/proc/sys/kernel/random/boot_id")
+    if boot is None:
+        return "?"
+    return f"{namespace}.{boot.replace('-', '')[:12]}"
+
+
 def new_owner() -> str:
-    """This process, as a lease owner: ``host:pid:nonce``."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    """This process, as a lease owner: ``host:pid:nonce:space`` (``pid_space``). Owners
+    written before the space was added (``host:pid:nonce``) still parse: their space is
+    unknown, so only their lease's expiry frees their runs."""
+    return (f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}:"
+            f"{pid_space()}")
+
+
+def owner_process(owner: str | None) -> tuple[str, int, str] | None:
+    """(host, pid, space) of a lease owner; space is ``?`` for an owner string of an older
+    version; None when ``owner`` is not a process's."""
+    if not owner:
+        return None
+    parts = owner.split(":")
+    if len(parts) < 3 or not parts[1].isdigit():
+        return None
+    return parts[0], int(parts[1]), parts[3] if len(parts) > 3 and parts[3] else "?"
 
 
 def owner_is_dead(owner: str | None) -> bool:
-    """True when ``owner`` is a process of this host that no longer exists. A live process
-    that reused the pid counts as alive: then only the lease's expiry frees the run."""
-    if not owner:
+    """True when ``owner`` is a process that no longer exists, as far as this process can
+    tell for sure: only for a process of the same host, PID namespace and boot, where its pid
+    names it. Another namespace's pid may name a live process (or none) here, so there only
+    the lease's expiry frees the run; a live process that reused the pid counts as alive."""
+    found = owner_process(owner)
+    if found is None:
         return False
-    host, _, rest = owner.partition(":")
-    pid_text = rest.partition(":")[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
+    host, pid, space = found
+    if host != socket.gethostname() or space == "?" or space != pid_space():
         return False
-    pid = int(pid_text)
     if pid == os.getpid():
         return False
     try:

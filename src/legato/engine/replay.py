@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from legato.engine.inflight import InFlight
+from legato.engine.lease import owner_process
 from legato.engine.session import RunSession, StepOutcome
 from legato.errors import NonDeterminismError, ValueStoreError
 from legato.store.records import (
@@ -46,7 +48,13 @@ class RecordedStep:
     started_at: float | None
     failures: int = 0
     """Failed attempts since the step last succeeded or was reset: they count against its
-    retry policy; an attempt cut short by a crash does not."""
+    retry policy, those cut short by the death of their process included."""
+    crashes: int = 0
+    """Of those, the attempts whose process died (``crashed`` in the ``step_failed`` event):
+    the step's next attempts run in a process of their own (``step_runner``)."""
+    isolated: bool = False
+    """Its last attempt ran in a process of its own (``isolated`` in its ``step_started``):
+    the death of the run's process is then not the step's doing."""
     retry_at: float | None = None
     """When its next attempt is due, if it was waiting between attempts."""
     was_reset: bool = False
@@ -85,6 +93,8 @@ def load_history(store: SqlStore, run: RunRecord) -> RunHistory:
     """Read back a run's steps and the parts of its event log that resuming needs."""
     events = store.get_events(run.run_id)
     failures: dict[str, int] = {}
+    crashes: dict[str, int] = {}
+    isolated: dict[str, bool] = {}
     last_failure: dict[str, Event] = {}
     resets: set[str] = set()
     started: dict[str, Any] = {}
@@ -94,11 +104,18 @@ def load_history(store: SqlStore, run: RunRecord) -> RunHistory:
             started.update(event.data)
         elif key is None:
             continue
+        elif event.kind == "step_started":
+            isolated[key] = bool(event.data.get("isolated"))
         elif event.kind == "step_failed":
-            failures[key] = failures.get(key, 0) + 1
             last_failure[key] = event
+            if event.data.get("counted") is False:
+                continue  # the run's process died, not the step's
+            failures[key] = failures.get(key, 0) + 1
+            if event.data.get("crashed"):
+                crashes[key] = crashes.get(key, 0) + 1
         elif event.kind in ("step_succeeded", "step_reset"):
             failures.pop(key, None)
+            crashes.pop(key, None)
             last_failure.pop(key, None)
             if event.kind == "step_reset":
                 resets.add(key)
@@ -112,10 +129,56 @@ def load_history(store: SqlStore, run: RunRecord) -> RunHistory:
             key=record.step_key, name=record.name, seq=record.seq, status=record.status,
             attempts=record.attempts, value_id=record.value_id, error=record.error,
             reason=record.reason, started_at=record.started_at,
-            failures=failures.get(record.step_key, 0), retry_at=retry_at,
+            failures=failures.get(record.step_key, 0),
+            crashes=crashes.get(record.step_key, 0), retry_at=retry_at,
+            isolated=isolated.get(record.step_key, False),
             was_reset=record.step_key in resets)
     stored = store.get_values([s.value_id for s in steps.values() if s.ok and s.value_id])
     return RunHistory(run, steps, started, stored)
+
+
+@dataclass(frozen=True, slots=True)
+class CutShort:
+    """An attempt that the death (or lease expiry) of its process cut short: it is recorded
+    as failed, ``why``, when the resumed run reaches its step (``step_runner``)."""
+
+    attempt: int
+    why: str
+    counts: bool = True
+    """False when the attempt ran in a process of its own, which outlived the run's."""
+
+
+def cut_short(history: RunHistory, *, dead: bool, reason: str,
+              in_flight: list[InFlight]) -> dict[str, CutShort]:
+    """The attempts the former holder of a run being taken over was running: those the
+    store recorded as running (their start was written), and those its journal names
+    (``engine/inflight.py``; read when the holder is known dead) whose end the store does
+    not have."""
+    owner = history.run.lease_owner
+    process = owner_process(owner)
+    if dead and process is not None:
+        why = (f"process {process[1]} on {process[0]} died; the step ran in one of its "
+               "threads, so its exit code is unknown")
+    else:
+        why = f"or froze: {reason}"
+    found: dict[str, CutShort] = {}
+    for step in history.steps.values():
+        if step.status == StepStatus.RUNNING and step.isolated:
+            found[step.key] = CutShort(
+                step.attempts, f"{why}; the step ran in a process of its own, so this does "
+                "not count against its retries", counts=False)
+        elif step.status == StepStatus.RUNNING:
+            found[step.key] = CutShort(step.attempts, why)
+    for entry in in_flight:
+        known_step = history.steps.get(entry.step_key)
+        if known_step is not None and (
+                known_step.finished or (known_step.status != StepStatus.RUNNING
+                                        and known_step.attempts >= entry.attempt)):
+            continue  # its end was committed before the process died
+        known = found.get(entry.step_key)
+        if known is None or known.attempt < entry.attempt:
+            found[entry.step_key] = CutShort(entry.attempt, why)
+    return found
 
 
 def recorded_outcome(session: RunSession, step: RecordedStep) -> StepOutcome | None:

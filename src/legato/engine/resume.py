@@ -68,18 +68,23 @@ def resume_run(runner: Runner, run_id: str, *, definitions: Any = None, wait: bo
     return runner.run(target, run.params, source=run.source, history=history)
 
 
-def execute_claimed(runner: Runner, run: RunRecord, *, definitions: Any = None) -> RunResult:
+def execute_claimed(runner: Runner, run: RunRecord, *, definitions: Any = None,
+                    claimed_at: float | None = None) -> RunResult:
     """Execute a queued run that this worker claimed (``store/queue.claim``): its flow with
     its parameters, or its asset selection. The definitions are loaded from where the run
-    was requested (``runs.source``) unless given."""
+    was requested (``runs.source``) unless given. ``claimed_at`` is the ``time.monotonic()``
+    taken just before the claim's transaction began: the lease is measured from it (loading
+    the definitions may have taken longer than the lease lives)."""
     target = _target(run, definitions)
     if isinstance(target, Definitions):
         settings = runner.settings
         with SqlStore(settings.store_url, durability=settings.durability) as store:
             started = load_history(store, run).started
         return runner.materialize(target, _selection(run, started), params=run.params,
-                                  claimed=run, partition_key=run.partition_key)
-    return runner.run(target, run.params, source=run.source, claimed=run)
+                                  claimed=run, claimed_at=claimed_at,
+                                  partition_key=run.partition_key)
+    return runner.run(target, run.params, source=run.source, claimed=run,
+                      claimed_at=claimed_at)
 
 
 def resumable_runs(store: SqlStore, *, limit: int = 100) -> list[RunRecord]:

@@ -17,6 +17,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from legato.definitions.asset import AssetDefinition
@@ -28,9 +29,17 @@ from legato.engine.asset_plan import run_assets
 from legato.engine.capture import routing
 from legato.engine.external import check_external
 from legato.engine.flow_runtime import FlowRunner
-from legato.engine.lease import Heartbeat, may_take_over, new_owner, takeover_data
+from legato.engine.inflight import journal, read_in_flight
+from legato.engine.lease import (
+    Heartbeat,
+    may_take_over,
+    new_owner,
+    owner_is_dead,
+    owner_process,
+    takeover_data,
+)
 from legato.engine.partitioned import check_run_partition
-from legato.engine.replay import RunHistory
+from legato.engine.replay import RunHistory, cut_short
 from legato.engine.results import RunResult
 from legato.engine.session import Observer, RunSession, StepOutcome
 from legato.engine.stored import load_step_value, source_of, stored_result
@@ -60,6 +69,8 @@ from legato.store.sql_store import SqlStore
 from legato.values.value_store import ValueStore
 
 CANCEL_GRACE_S = 3.0
+JOURNALS = "inflight"
+"""The folder, in legato's home, of the in-flight journals (``engine/inflight.py``)."""
 
 
 class _UnobservedFailureError(Exception):
@@ -81,10 +92,12 @@ class Runner:
     def run(self, target: FlowDefinition[Any, Any] | TaskDefinition[Any, Any],
             params: Mapping[str, Any], *, source: str | None = None,
             idempotency_key: str | None = None, history: RunHistory | None = None,
-            claimed: RunRecord | None = None) -> RunResult:
+            claimed: RunRecord | None = None, claimed_at: float | None = None) -> RunResult:
         """Run a flow (or a task as a one-step flow). With ``idempotency_key``, a second
         submission gets the run of the first; with ``history``, the run resumes; with
-        ``claimed``, this is a queued run its worker claimed."""
+        ``claimed``, this is a queued run its worker claimed (``claimed_at``: the
+        ``time.monotonic()`` taken just before the claim's transaction began, from which the
+        lease is measured; unknown, the store is asked before the first body)."""
         started_as = {"runnable": "task"} if isinstance(target, TaskDefinition) else {}
         if isinstance(target, TaskDefinition):
             task = target
@@ -140,13 +153,14 @@ class Runner:
 
         return self._execute("flow", flow.name, params, source or source_of([signature_of]),
                              drive, strict_steps=False, history=history, claimed=claimed,
-                             idempotency_key=idempotency_key, prepare=lambda _: started_as)
+                             claimed_at=claimed_at, idempotency_key=idempotency_key,
+                             prepare=lambda _: started_as)
 
     def materialize(self, assets: Definitions | Iterable[AssetDefinition[Any, Any]],
                     selection: Selection | None = None, *,
                     params: Mapping[str, Any] | None = None,
                     history: RunHistory | None = None,
-                    claimed: RunRecord | None = None,
+                    claimed: RunRecord | None = None, claimed_at: float | None = None,
                     partition_key: str | None = None) -> RunResult:
         """Materialize a selection of assets; its partitioned assets compute
         ``partition_key`` (``engine/partitioned.py``)."""
@@ -166,7 +180,7 @@ class Runner:
         source = defs.source or source_of([a.fn for a in defs.assets.values()])
         return self._execute("assets", target, dict(params or {}), source, drive,
                              strict_steps=True, prepare=prepare, history=history,
-                             claimed=claimed)
+                             claimed=claimed, claimed_at=claimed_at)
 
     def resume(self, run_id: str, *, definitions: Any = None, wait: bool = False,
                restart: bool = False) -> RunResult:
@@ -182,7 +196,8 @@ class Runner:
                  prepare: Callable[[RunSession], dict[str, Any]] | None = None,
                  history: RunHistory | None = None,
                  idempotency_key: str | None = None,
-                 claimed: RunRecord | None = None) -> RunResult:
+                 claimed: RunRecord | None = None,
+                 claimed_at: float | None = None) -> RunResult:
         settings = self.settings
         store = self.store or SqlStore(settings.store_url, durability=settings.durability)
         values = ValueStore(settings.value_dir, allow_pickle=settings.allow_pickle,
@@ -198,10 +213,15 @@ class Runner:
                                  log_limit=settings.max_log_bytes,
                                  run_id=(history.run.run_id if history
                                          else claimed.run_id if claimed else None))
+            session.journal = journal(settings.home_dir / JOURNALS)
             extra = prepare(session) if prepare is not None else {}
             owner, ttl = new_owner(), settings.lease_ttl
+            # when the lease began, by this process's clock: taken before the transaction
+            # that began it, so that the lease is never thought fresher than it is
+            since = time.monotonic()
             if claimed is not None:
                 owner, token = _begin_claimed(session, claimed, extra, ttl)
+                since = 0.0 if claimed_at is None else claimed_at  # unknown: ask the store
             elif history is None:
                 started = _start(session, owner, ttl, kind=kind, target=target, params=params,
                                  source=source, idempotency_key=idempotency_key, **extra)
@@ -209,10 +229,11 @@ class Runner:
                     return stored_result(settings, started)
                 token = 1
             else:
-                token = _take_over(session, history.run, owner, ttl)
+                token = _take_over(session, history, owner, ttl,
+                                   settings.home_dir / JOURNALS)
                 # what a writer killed in the middle of a value left behind
                 values.remove_stale_temporary_files(session.run_id)
-            session.lease = Lease(session.run_id, owner, token, ttl, time.monotonic())
+            session.lease = Lease(session.run_id, owner, token, ttl, since)
             heartbeat = Heartbeat(store, session.lease, session.lease_lost).start()
             with routing():
                 output, error = _drive(session, drive)
@@ -239,6 +260,7 @@ class Runner:
                 heartbeat.stop()
             if executor is not None:
                 executor.close(cancel=canceled)
+                session.close_quarantine(cancel=canceled)
             if store is not self.store:
                 store.close()
         return RunResult(
@@ -279,9 +301,14 @@ def _begin_claimed(session: RunSession, run: RunRecord, data: dict[str, Any], tt
     return run.lease_owner, run.lease_token
 
 
-def _take_over(session: RunSession, run: RunRecord, owner: str, ttl: float) -> int:
-    """Take the lease of a run being resumed (compare-and-set); its new fencing token."""
+def _take_over(session: RunSession, history: RunHistory, owner: str, ttl: float,
+               journals: Path) -> int:
+    """Take the lease of a run being resumed (compare-and-set); its new fencing token. The
+    attempts its former holder was running are noted (``session.cut_short``): each is
+    recorded as failed when the resumed run reaches its step."""
+    run = history.run
     claim = may_take_over(run)
+    dead = owner_is_dead(run.lease_owner)
     data = takeover_data(run, owner, ttl, claim.reason)
     try:
         session.record([session.event("run_resumed", **data)])
@@ -289,6 +316,11 @@ def _take_over(session: RunSession, run: RunRecord, owner: str, ttl: float) -> i
         raise RunInProgressError(
             f"run {run.run_id} was taken over by another process just now",
             hint=f"see legato show {run.run_id}") from None
+    process = owner_process(run.lease_owner)
+    in_flight = (read_in_flight(journals, process, run.run_id)
+                 if dead and process is not None else [])
+    session.cut_short = cut_short(history, dead=dead, reason=claim.reason,
+                                  in_flight=in_flight)
     return int(data["token"])
 
 

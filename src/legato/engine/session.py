@@ -26,11 +26,16 @@ from legato.store.sql_store import SqlStore
 from legato.values.value_store import ValueStore
 
 if TYPE_CHECKING:
-    from legato.engine.replay import RunHistory
+    from legato.engine.inflight import Journal
+    from legato.engine.replay import CutShort, RunHistory
     from legato.scheduler.partitions import TimeWindow
 
 Observer = Callable[[Event], None]
 logger = logging.getLogger(__name__)
+
+FRESH_SHARE = 2 / 3
+"""How much of a lease's time to live may pass before a body starts without asking the
+store whether the lease is still this process's (``RunSession.lease_fresh``)."""
 
 
 _serials = itertools.count(secrets.randbits(20))
@@ -128,6 +133,35 @@ class RunSession:
         """The process running the run: only it records (not a process a step forked)."""
         self.log_limit = log_limit
         """Most bytes of output kept per attempt (``max_log_bytes``)."""
+        self.journal: Journal | None = None
+        """Where the bodies under way are noted, so that a crash names them."""
+        self.cut_short: dict[str, CutShort] = {}
+        """A resumed run: the attempts its former holder was running when it died."""
+        self._quarantine: Executor | None = None
+
+    @property
+    def careful(self) -> bool:
+        """A resumed run — its former holder died, or stopped renewing its lease — commits
+        each step's start before the body runs (two commits a step instead of one), so
+        that if it dies again, the store names the step it was running."""
+        return self.history is not None
+
+    def quarantine(self) -> Executor:
+        """The executor of the steps whose process died while running them: a process of
+        their own each (``processes``), so that when one dies again, only it dies, and
+        its exit code is known."""
+        with self._lock:
+            if self._quarantine is None:
+                from legato.executors.processes import ProcessesExecutor
+
+                self._quarantine = ProcessesExecutor(1, carry_context=True)
+            return self._quarantine
+
+    def close_quarantine(self, *, cancel: bool) -> None:
+        with self._lock:
+            quarantine, self._quarantine = self._quarantine, None
+        if quarantine is not None:
+            quarantine.close(cancel=cancel)
 
     def next_seq(self) -> int:
         return next(self._seq)
@@ -201,11 +235,16 @@ class RunSession:
                 self._writes.notify_all()
 
     def lease_fresh(self) -> bool:
-        """Before a body starts: False if the run was taken over. A process that finds its
-        lease older than its time to live (it was frozen, or starved) renews it first, so
-        that it does not start a body another process may already have finished."""
+        """Before a body starts: False if the run was taken over. The lease is known to hold
+        while less than two thirds of its time to live passed since it began or was last
+        renewed, measured from just before the transaction that did it (the third left
+        covers clock skew between hosts); past that — the process was frozen or starved, or
+        loading the definitions took long — the store decides: the lease is renewed first,
+        which fails if another process took the run over, so that no body starts that
+        another process may already have run. (The heartbeat renews every third of the
+        time to live, so a healthy run never asks.)"""
         lease = self.lease
-        if lease is None or time.monotonic() - lease.renewed_at < lease.ttl:
+        if lease is None or time.monotonic() - lease.renewed_at < lease.ttl * FRESH_SHARE:
             return self.lost is None
         try:
             self.store.renew_lease(lease)

@@ -1,7 +1,9 @@
 """Run one step to its end: cache lookup, attempts with retries and timeouts, storing the
 value, fallbacks. Each attempt's start is deferred to the commit that ends it, so a step
-costs one commit; its success is committed before this function returns, and so before any
-downstream step can start."""
+costs one commit (the in-flight journal names it meanwhile, should the process die); its
+success is committed before this function returns, and so before any downstream step can
+start. In a resumed run, starts are committed before the body, and a step whose process died
+while running it runs its next attempts in a process of its own."""
 
 from __future__ import annotations
 
@@ -22,11 +24,12 @@ from legato.engine.context import StepContext
 from legato.engine.session import RunSession, StepOutcome, StepSpec
 from legato.errors import UnstorableError, ValueStoreError
 from legato.executors.base import BodyCall, BodyResult, describe
+from legato.executors.deaths import DIED, CannotSendError, ProcessDiedError
 from legato.store.records import Event, LogLine, StepStatus
 from legato.values.value_store import is_plain_json
 
 if TYPE_CHECKING:
-    from legato.engine.replay import RecordedStep
+    from legato.engine.replay import CutShort, RecordedStep
 
 _rng = random.Random()
 
@@ -92,8 +95,9 @@ def run_step(
 ) -> StepOutcome:
     """``materialize`` (for assets) holds the upstream materialization ids to record.
     ``seq`` is the step's position in the run (given by a flow at the call), ``recorded``
-    what a resumed run recorded of the step: its attempts go on from there, and only its
-    failed attempts count against the retry policy (not one cut short by a crash)."""
+    what a resumed run recorded of the step: its attempts go on from there, and its failed
+    attempts count against the retry policy, those its process's death cut short
+    included (``session.cut_short``)."""
     if seq is None:
         seq = session.next_seq()
     data = _step_data(session, spec, seq)
@@ -123,20 +127,53 @@ def run_step(
     started = time.time()
     last: BodyResult | None = None
     first, failed_before, value_id = 1, 0, f"{session.run_id}/{key}"
+    crashes = 0
     if recorded is not None:
         first, failed_before = recorded.attempts + 1, recorded.failures
+        crashes = recorded.crashes
         started = recorded.started_at or started
         if recorded.was_reset:  # its first value is still recorded, under its own id
             value_id = f"{value_id}@{first}"
         if recorded.retry_at is not None:  # it was waiting between attempts
             session.canceled.wait(max(0.0, recorded.retry_at - time.time()))
+    cut = session.cut_short.pop(key, None) if session.cut_short else None
+    if cut is not None and not session.canceled.is_set():
+        first, failed_before, crashes = (cut.attempt + 1, failed_before + cut.counts,
+                                         crashes + cut.counts)
+        # a crash of a process shared with other steps does not fail a step by itself: one
+        # attempt more follows it, in a process of its own, where a crash is the step's
+        # alone; only where there is none (inline), the crashes beyond that fail it
+        final = cut.counts and failed_before > retry.max_attempts
+        batch = _cut_short_events(session, key, data, cut, recorded=recorded,
+                                  started=started, final=final,
+                                  fallback=options.fallback is not None, crashes=crashes)
+        if final:
+            gone = BodyResult(ok=False, error=ProcessDiedError(None),
+                              error_text=batch[-1].data["error"])
+            if options.fallback is not None:
+                return _fall_back(session, spec, args, kwargs, attempt=cut.attempt,
+                                  batch=batch, lines=[], last=gone, seq=seq,
+                                  started=started, value_id=value_id)
+            session.record(batch)
+            outcome = StepOutcome(status=StepStatus.FAILED, attempts=cut.attempt,
+                                  error=gone.error_text, started_at=started,
+                                  ended_at=time.time(), exception=gone.error)
+            session.finish_step(key, outcome)
+            return outcome
+        session.record(batch)
     last_attempt = first + max(1, retry.max_attempts - failed_before) - 1
     attempt = first - 1
     with session.limits.hold(spec.tags):
         for attempt in range(first, last_attempt + 1):
             if session.canceled.is_set() or not session.lease_fresh():
                 break
-            session.defer(Event(session.run_id, key, attempt, "step_started", time.time(), data))
+            isolated = _isolated(session, crashes)
+            start = Event(session.run_id, key, attempt, "step_started", time.time(),
+                          {**data, "isolated": True} if isolated else data)
+            if session.careful:
+                session.record([start])
+            else:
+                session.defer(start)
             if faults.ARMED:
                 faults.crash_point("after-claim")
             call_args = args
@@ -146,10 +183,12 @@ def run_step(
                     run_id=session.run_id, step_key=key, attempt=attempt,
                     params=session.params, fallback_inputs=fallback_inputs,
                     partition_key=spec.partition_key, partition_window=spec.partition_window))
-            last = session.executor.run_body(BodyCall(
+            last = _run_body(session, key, attempt, BodyCall(
                 fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
                 timeout=options.timeout, log_limit=session.log_limit,
-                log_sink=session.log_sink(key, attempt)))
+                log_sink=session.log_sink(key, attempt)), quarantined=isolated, start=start)
+            died = isinstance(last.error, ProcessDiedError)
+            crashes += died
             if session.ended:  # the run was canceled and has ended: nothing more to record
                 return StepOutcome(status=StepStatus.CANCELED, attempts=attempt,
                                    reason="the run had ended")
@@ -171,9 +210,12 @@ def run_step(
             nxt = "retry" if not final else ("fallback" if has_fallback else "fail")
             failures = failed_before + attempt - first + 1
             delay = retry.delay(failures, _rng) if not final else 0.0
+            if died and final and crashes > 1:
+                last.error_text = f"{last.error_text}, {crashes} times"
             batch = [Event(session.run_id, key, attempt, "step_failed", time.time(), {
                 "error": last.error_text, "traceback": last.traceback,
-                "will_retry": nxt == "retry", "next": nxt, "retry_in": round(delay, 3)})]
+                "will_retry": nxt == "retry", "next": nxt, "retry_in": round(delay, 3),
+                **({"crashed": True} if died else {})})]
             if final:
                 if has_fallback and not session.canceled.is_set():
                     return _fall_back(session, spec, args, kwargs, attempt=attempt,
@@ -205,6 +247,58 @@ def _record_failure(session: RunSession, batch: list[Event], lines: list[LogLine
         text = f"{last.data.get('error')}; its output was not kept: {error}"
         session.record([*batch[:-1], Event(last.run_id, last.step_key, last.attempt,
                                            last.kind, last.at, {**last.data, "error": text})])
+
+
+def _isolated(session: RunSession, crashes: int) -> bool:
+    """Whether the next attempt runs in a process of its own: always under the processes
+    executor; under threads, once the step's process died while running it."""
+    name = session.executor.name
+    return name == "processes" or (crashes > 0 and name == "threads")
+
+
+def _run_body(session: RunSession, key: str, attempt: int, call: BodyCall, *,
+              quarantined: bool, start: Event) -> BodyResult:
+    """Run one attempt's body. In this process's threads, it is noted in the in-flight
+    journal while it runs (``engine/inflight.py``), so that if it takes the process down,
+    the process that takes the run over knows which step did. A step whose process died
+    before (``quarantined``) runs in a process of its own instead: if it dies again, this
+    process and the other steps live on, and see its exit code."""
+    if session.executor.name == "processes":
+        return session.executor.run_body(call)  # in a child: this process's death is not its
+    if quarantined:
+        result = session.quarantine().run_body(call)
+        if not isinstance(result.error, CannotSendError):
+            return result
+        # its function, arguments or value cannot travel (its module cannot be imported in
+        # the child, say): it runs here after all, its start committed again as such
+        session.record([Event(start.run_id, start.step_key, start.attempt, start.kind,
+                              start.at, {k: v for k, v in start.data.items()
+                                         if k != "isolated"})])
+    journal = session.journal
+    slot = journal.enter(session.run_id, key, attempt) if journal is not None else None
+    try:
+        return session.executor.run_body(call)
+    finally:
+        if journal is not None:
+            journal.leave(slot)
+
+
+def _cut_short_events(session: RunSession, key: str, data: dict[str, Any], cut: CutShort,
+                      *, recorded: RecordedStep | None, started: float, final: bool,
+                      fallback: bool, crashes: int) -> list[Event]:
+    """The events that record as failed the attempt of this step that the former holder of
+    the resumed run was running when it died: it counts against the step's retry policy.
+    Its start, when it was deferred and lost with the process, comes first (the journal
+    named it)."""
+    batch = []
+    if recorded is None or recorded.attempts < cut.attempt:
+        batch.append(Event(session.run_id, key, cut.attempt, "step_started", started, data))
+    error = f"{DIED} ({cut.why})" + (f", {crashes} times" if final else "")
+    nxt = "retry" if not final else "fallback" if fallback else "fail"
+    batch.append(Event(session.run_id, key, cut.attempt, "step_failed", time.time(), {
+        "error": error, "traceback": None, "will_retry": not final, "next": nxt,
+        "retry_in": 0.0, "crashed": True, **({} if cut.counts else {"counted": False})}))
+    return batch
 
 
 def _succeed(session: RunSession, spec: StepSpec, *, attempt: int, value: Any,

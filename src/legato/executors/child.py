@@ -6,7 +6,9 @@ The forkserver preloads this module, so that workers start with legato already i
 from __future__ import annotations
 
 import contextlib
+import os
 import pickle
+import sys
 from typing import Any
 
 import cloudpickle
@@ -22,12 +24,29 @@ def worker_ready(semaphore: Any) -> None:
     semaphore.release()
 
 
-def run_payload(payload: bytes) -> dict[str, Any]:
+def run_payload(payload: bytes, context: tuple[dict[str, str], list[str], str] | None = None
+                ) -> dict[str, Any]:
+    """Run one call. ``context`` (environment, ``sys.path``, working folder) is the
+    caller's, for a body that ran in the caller's own process before (quarantine): the
+    forkserver's are those of when it started."""
+    if context is not None:
+        environ, path, folder = context
+        os.environ.clear()
+        os.environ.update(environ)
+        sys.path[:] = path
+        with contextlib.suppress(OSError):
+            os.chdir(folder)
     if not _routed:  # route this worker's output to step captures for its whole life
         routing = capture.routing()
         routing.__enter__()
         _routed.append(routing)
-    call: BodyCall = cloudpickle.loads(payload)
+    try:
+        call: BodyCall = cloudpickle.loads(payload)
+    except Exception as error:  # its module cannot be imported here, say
+        return {"ok": False, "unsent": True, "retryable": False, "traceback": None,
+                "lines": [], "value": None, "error": None,
+                "error_text": "the step cannot be loaded in the worker process: "
+                              f"{type(error).__name__}: {error}"}
     result = invoke(call)
     outcome: dict[str, Any] = {
         "ok": result.ok, "error_text": result.error_text, "traceback": result.traceback,
@@ -41,7 +60,7 @@ def run_payload(payload: bytes) -> dict[str, Any]:
             outcome["value"] = pickle.dumps(result.value, protocol=pickle.HIGHEST_PROTOCOL)
         except Exception as error:
             outcome.update(
-                ok=False, retryable=False,
+                ok=False, retryable=False, unsent=True,
                 error_text=f"the value ({type(result.value).__name__}) cannot be sent back "
                 f"from the worker process: {error}",
             )

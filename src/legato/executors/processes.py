@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import pickle
 import sys
 import threading
@@ -22,11 +23,12 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any, ClassVar
 
 import cloudpickle
-from pebble import ProcessPool
+from pebble import ProcessExpired, ProcessPool
 
 from legato.engine.capture import hand_over
 from legato.executors.base import BodyCall, BodyResult, StepTimeoutError, describe
 from legato.executors.child import run_payload, worker_ready
+from legato.executors.deaths import CannotSendError, ProcessDiedError
 from legato.executors.lanes import Lanes
 
 START_WAIT_S = 10.0
@@ -78,7 +80,11 @@ class ProcessesExecutor:
     name: ClassVar[str] = "processes"
     kills_on_timeout: ClassVar[bool] = True
 
-    def __init__(self, max_parallel: int) -> None:
+    def __init__(self, max_parallel: int, *, carry_context: bool = False) -> None:
+        """``carry_context``: each body runs with this process's environment, ``sys.path``
+        and working folder as they are when it is sent (a step moved out of this process
+        after its crash, see ``engine/step_runner.py``)."""
+        self._carry_context = carry_context
         self._lanes = Lanes(max_parallel)
         context = _forkserver()
         self._context = _CountingContext(context)
@@ -99,11 +105,15 @@ class ProcessesExecutor:
         try:
             payload = cloudpickle.dumps(dataclasses.replace(call, log_sink=None))
         except Exception as error:
-            return BodyResult(ok=False, retryable=False, error=error,
-                              error_text=f"cannot send the step to a worker process: "
-                              f"{describe(error)}")
+            unsent = CannotSendError(f"cannot send the step to a worker process: "
+                                     f"{describe(error)}")
+            unsent.__cause__ = error
+            return BodyResult(ok=False, retryable=False, error=unsent, error_text=str(unsent))
         try:
-            future = self._pool.schedule(run_payload, args=(payload,), timeout=call.timeout)
+            context = ((dict(os.environ), list(sys.path), os.getcwd())
+                       if self._carry_context else None)
+            future = self._pool.schedule(run_payload, args=(payload, context),
+                                         timeout=call.timeout)
         except RuntimeError as error:  # the pool was stopped: the run is being canceled
             return BodyResult(ok=False, error=error, error_text=describe(error))
         with self._lock:
@@ -117,13 +127,21 @@ class ProcessesExecutor:
         except CancelledError as error:
             return BodyResult(ok=False, error=error,
                               error_text="canceled: the worker process was stopped")
-        except Exception as error:  # the worker died (killed, segfault, out of memory)
+        except ProcessExpired as error:  # it died: killed, a segfault, out of memory
+            died = ProcessDiedError(error.exitcode)
+            died.__cause__ = error
+            return BodyResult(ok=False, error=died, error_text=str(died))
+        except Exception as error:
             return BodyResult(ok=False, error=error,
-                              error_text=f"the worker process died: {describe(error)}")
+                              error_text=f"the worker process failed: {describe(error)}")
         finally:
             with self._lock:
                 self._pending.discard(future)
         value = None
+        if outcome.get("unsent"):  # the call or its value could not travel
+            unsent = CannotSendError(outcome["error_text"])
+            return BodyResult(ok=False, retryable=False, error=unsent,
+                              error_text=outcome["error_text"], lines=outcome["lines"])
         raised = _load_error(outcome.get("error"))
         # capped in the worker; written here in chunks, all but the last before the step ends
         lines = hand_over(outcome["lines"], call.log_sink)

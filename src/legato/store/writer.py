@@ -314,8 +314,10 @@ class StoreWriter:
 
     def _transaction(self, work: Callable[[Any, list[Lease]], None]) -> None:
         """Run ``work`` in one write transaction and commit it; the leases it renewed are
-        marked renewed once the commit returned."""
+        marked renewed once the commit returned, as of just before it began (so that a
+        lease is never thought fresher than the store has it)."""
         renewed: list[Lease] = []
+        at = time.monotonic()
         try:
             if self._connection is None:
                 self._connection = self._connect()
@@ -339,7 +341,6 @@ class StoreWriter:
         except self._driver_errors as error:
             self._drop_connection()
             raise self._describe(error) from error
-        at = time.monotonic()
         for lease in renewed:
             lease.renewed_at = at
 
