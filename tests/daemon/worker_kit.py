@@ -148,8 +148,10 @@ def work_until(worker: Worker, until: Callable[[], bool], timeout: float = TIMEO
     worker.run(threading.Event(), until=done)
 
 
-def spawn_worker(project: Path, settings: Settings, *args: str) -> subprocess.Popen[str]:
-    """``legato worker`` in a process of its own, on the same store as ``settings``."""
+def spawn_worker(project: Path, settings: Settings, *args: str,
+                 env_extra: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``legato worker`` in a process of its own, on the same store as ``settings``
+    (``env_extra``: more variables, e.g. other ``LEGATO_*`` settings)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEGATO_")}
     env.update({
         "PYTHONPATH": os.pathsep.join([str(SRC), env.get("PYTHONPATH", "")]),
@@ -157,6 +159,7 @@ def spawn_worker(project: Path, settings: Settings, *args: str) -> subprocess.Po
         "LEGATO_HOME": str(settings.home_dir),
         "LEGATO_LEASE_TTL": str(settings.lease_ttl),
         "COLUMNS": "200",
+        **(env_extra or {}),
     })
     if settings.database_url:
         env["LEGATO_DATABASE_URL"] = settings.database_url
