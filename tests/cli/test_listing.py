@@ -229,3 +229,33 @@ def test_logs_of_a_retried_step_are_grouped_by_attempt(cli: Cli, project: Path) 
     assert " log    WARNING " in warning
     shown = cli.json("show", "last", "--json")
     assert shown["steps"][0]["attempts"] == 2
+
+
+def test_runs_queued_filters_before_the_limit(cli: Cli, project: Path) -> None:
+    """Matching runs behind a full page of others in the queue are found: the filters are
+    part of the query, not applied to its first page."""
+    from legato.settings import load_settings
+    from legato.store.queue import enqueue, queued_event
+    from legato.store.sql_store import SqlStore
+
+    def queued(target: str, n: int, start: float, priority: int = 0) -> list[object]:
+        return [queued_event(f"{target}-{i}", kind="flow", target=target, params={},
+                             source=None, priority=priority, at=start + i)
+                for i in range(n)]
+
+    with SqlStore(load_settings().store_url) as store:
+        enqueue(store, [*queued("wanted", 3, 1000.0),
+                        *queued("other", 5, 2000.0, priority=1),  # claimed first
+                        *queued("older", 5, 500.0)])  # older, claimed before "wanted"
+    found = cli.json("runs", "--queued", "--target", "wanted", "-n", "2", "--json")
+    assert [r["run_id"] for r in found] == ["wanted-0", "wanted-1"]
+    table = cli("runs", "--queued", "--target", "wanted", "-n", "2")
+    assert "wanted-0" in table.output and "wanted-1" in table.output
+    assert "wanted-2" not in table.output and "other" not in table.output
+    assert cli("runs", "--queued", "--target", "nope").stdout.startswith(
+        "no queued runs match these filters")
+    conflicting = cli("runs", "--queued", "--status", "running")
+    assert conflicting.exit_code == 2
+    assert "--status running matches none of them" in conflicting.stderr
+    newest = cli.json("runs", "--target", "wanted", "-n", "2", "--json")
+    assert [r["run_id"] for r in newest] == ["wanted-2", "wanted-1"]

@@ -85,11 +85,11 @@ def test_serve_carries_a_detached_backfill_to_its_end(cli: Cli, legato: Script,
         server = _serve(legato, project, "bf_assets.py")
         try:
             _wait_for("the backfill to complete", lambda: cli.json(
-                "backfill", "status", "last", "--json")["status"] != "running")
+                "backfills", "status", "last", "--json")["status"] != "running")
         finally:
             server.send_signal(signal.SIGTERM)
             out, err = server.communicate(timeout=60)
     assert server.returncode == 0, err
-    status = cli.json("backfill", "status", "last", "--json")
+    status = cli.json("backfills", "status", "last", "--json")
     assert (status["status"], status["succeeded"]) == ("completed", 6)
     assert out.count(" days succeeded") == 6  # each partition's run, executed here

@@ -216,7 +216,7 @@ def test_static_partitions_and_a_list_of_keys(defs: lg.Definitions, settings: lg
 def test_unknown_backfill_ids_are_refused(store: SqlStore) -> None:
     with pytest.raises(BackfillNotFoundError) as caught:
         get_backfill(store, "nope")
-    assert caught.value.hint == "list backfills with: legato backfill status"
+    assert caught.value.hint == "list backfills with: legato backfills"
 
 
 @pytest.mark.postgres

@@ -13,6 +13,7 @@ import typer
 from legato.cli.commands import (
     assets,
     backfill,
+    backfills,
     init,
     logs,
     materialize,
@@ -70,6 +71,7 @@ app.command("show")(show.show)
 app.command("logs")(logs.logs)
 app.command("assets")(assets.assets)
 app.command("backfill")(backfill.backfill)
+app.add_typer(backfills.app, name="backfills")
 app.command("serve")(serve.serve)
 app.command("schedules")(schedules.schedules)
 app.command("scheduler")(scheduler.scheduler)

@@ -36,7 +36,8 @@ def render() -> str:
         "",
         f"<!-- Generated from the code by `{REGENERATE}`; do not edit by hand. -->",
         "",
-        "Every command that lists something (`runs`, `show`, `logs`, `assets`, `schedules`) "
+        "Every command that lists something (`runs`, `show`, `logs`, `assets`, `schedules`, "
+        "`backfills`) "
         "takes "
         "`--json` and then prints plain JSON: the store's records, field for field. "
         "Errors print one line, `error: <message>`, and often a `hint:` line, on stderr; "
@@ -50,7 +51,12 @@ def render() -> str:
     out += ["## Finding the definitions", "", *_prose(locate.__doc__ or ""), ""]
     for name in root.list_commands(root_ctx):
         command = root.get_command(root_ctx, name)
-        out += _command(command, Context(command, info_name=name, parent=root_ctx), level="##")
+        ctx = Context(command, info_name=name, parent=root_ctx)
+        out += _command(command, ctx, level="##")
+        for sub in getattr(command, "list_commands", lambda _ctx: [])(ctx):
+            subcommand = command.get_command(ctx, sub)
+            out += _command(subcommand, Context(subcommand, info_name=sub, parent=ctx),
+                            level="###")
     out += ["## Exit codes", "", "| Code | Meaning |", "| ---: | --- |"]
     out += [f"| {int(code)} | {_cell(meaning)} |" for code, meaning in EXIT_CODE_MEANINGS.items()]
     return "\n".join(out).rstrip() + "\n"

@@ -192,7 +192,7 @@ def run_header(run: RunRecord) -> Table:
     if run.partition_key is not None:
         grid.add_row("partition", Text(run.partition_key))
     if run.backfill_id is not None:
-        grid.add_row("backfill", Text(f"{run.backfill_id} (legato backfill status "
+        grid.add_row("backfill", Text(f"{run.backfill_id} (legato backfills status "
                                       f"{run.backfill_id})"))
     grid.add_row("started", f"{timestamp(run.created_at)} ({ago(run.created_at)})")
     grid.add_row("duration", duration(run.duration) if run.ended_at else "still running")

@@ -211,14 +211,14 @@ def rerun_failed(store: SqlStore, definitions: Definitions, backfill_id: str, *,
     if earlier.status == BackfillStatus.RUNNING:
         raise PartitionError(
             f"backfill {earlier.backfill_id} is still running: its failed partitions are "
-            "not known yet", hint=f"wait for it, or: legato backfill cancel "
+            "not known yet", hint=f"wait for it, or: legato backfills cancel "
             f"{earlier.backfill_id}")
     failed = list(partitions_with_status(store, earlier.backfill_id, _FAILED))
     if not failed:
         raise PartitionError(
             f"backfill {earlier.backfill_id} has no failed partitions to run again "
             f"(it {earlier.status})",
-            hint=f"see legato backfill status {earlier.backfill_id}")
+            hint=f"see legato backfills status {earlier.backfill_id}")
     return plan_backfill(definitions, earlier.spec["selection"], keys=failed,
                          max_concurrent=max_concurrent or earlier.max_concurrent,
                          params=earlier.spec.get("params"), yes=yes,

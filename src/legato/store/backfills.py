@@ -103,7 +103,7 @@ def get_backfill(store: SqlStore, backfill_id: str) -> BackfillRecord:
     if len(rows) != 1:
         problem = "no backfill" if not rows else "more than one backfill"
         raise BackfillNotFoundError(f"{problem} matches '{backfill_id}'",
-                                    hint="list backfills with: legato backfill status")
+                                    hint="list backfills with: legato backfills")
     return _record(rows[0]._mapping)
 
 

@@ -211,10 +211,17 @@ def _record(row: dict[str, Any]) -> RunRecord:
     return run_record(row)
 
 
-def queued_runs(store: SqlStore, *, limit: int = 50) -> list[RunRecord]:
+def queued_runs(store: SqlStore, *, target: str | None = None, since: float | None = None,
+                limit: int = 50) -> list[RunRecord]:
     """The queue as workers see it: queued runs in the order they will be claimed (highest
-    priority first, then oldest), limits aside."""
+    priority first, then oldest), limits aside; only those of ``target`` and those queued
+    at or after ``since``, when given. The filters are part of the query, so ``limit``
+    counts matching runs only."""
     runs = schema.runs
-    query = (select(runs).where(runs.c.status == RunStatus.QUEUED)
-             .order_by(desc(runs.c.priority), runs.c.created_at).limit(limit))
+    query = select(runs).where(runs.c.status == RunStatus.QUEUED)
+    if target is not None:
+        query = query.where(runs.c.target == target)
+    if since is not None:
+        query = query.where(runs.c.created_at >= since)
+    query = query.order_by(desc(runs.c.priority), runs.c.created_at).limit(limit)
     return [_record(dict(row._mapping)) for row in store.read(query)]

@@ -57,21 +57,27 @@ def runs(
     from legato.store.sql_store import SqlStore
 
     settings = load_settings()
+    not_before = parse_since(since) if since is not None else None
     if queued:
         from legato.store.queue import queued_runs
 
+        if status is not None and status is not RunStatusChoice.QUEUED:
+            raise CommandLineError(
+                f"--queued shows the runs waiting for a worker, so --status {status.value} "
+                "matches none of them",
+                hint=f"legato runs --status {status.value} (without --queued)")
         with SqlStore(settings.store_url, durability=settings.durability) as store:
-            waiting = queued_runs(store, limit=limit)
-        if target:
-            waiting = [run for run in waiting if run.target == target]
+            waiting = queued_runs(store, target=target or None, since=not_before,
+                                  limit=limit)
         if json:
             print_json(waiting)
-        elif not waiting:
-            make_console().print("the queue is empty: queue a run with legato trigger")
-        else:
+        elif waiting:
             make_console().print(queue_table(waiting))
+        elif target or since:
+            make_console().print("no queued runs match these filters")
+        else:
+            make_console().print("the queue is empty: queue a run with legato trigger")
         return
-    not_before = parse_since(since) if since is not None else None
     with SqlStore(settings.store_url, durability=settings.durability) as store:
         found = store.list_runs(status=status.value if status else None, target=target,
                                 since=not_before, limit=limit)
