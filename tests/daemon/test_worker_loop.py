@@ -6,6 +6,7 @@ finished steps again."""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -138,13 +139,21 @@ def test_shutting_down_releases_a_run_and_another_worker_resumes_it_at_once(
         work_until(second, settled(store))
         assert time.monotonic() - started < settings.lease_ttl / 2  # no wait for expiry
         run = store.get_run(run_id)
-        events = [e.kind for e in store.get_events(run_id)]
+        recorded = store.get_events(run_id)
+        events = [e.kind for e in recorded]
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert second.stats().resumed == 1
     assert events.count("run_resumed") == 1
     notes = [w for w, _, _ in ledger(project)]
     assert notes.count("first:a") == 1  # a finished step does not run again
     assert notes.count("nap-start:a") == 2
+    # a release is no crash: the nap's cut attempt does not count against its retries, and
+    # its next attempt runs as usual, in the worker's own process (not apart, in a child)
+    (cut,) = [e for e in recorded if e.kind == "step_failed"]
+    assert cut.data["counted"] is False and "crashed" not in cut.data
+    assert cut.data["error"].startswith("the attempt was cut short: its worker shut down")
+    naps = [pid for what, pid, _ in ledger(project) if what == "nap-start:a"]
+    assert naps == [os.getpid(), os.getpid()]
 
 
 def test_a_worker_needs_a_slot(settings: Settings) -> None:

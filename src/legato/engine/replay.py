@@ -77,6 +77,9 @@ class RunHistory:
     """The data of the run's ``run_started`` event: kind, target, selection, inputs."""
     stored: dict[str, StoredValue] = field(default_factory=dict)
     by_seq: dict[int, RecordedStep] = field(default_factory=dict)
+    released: bool = False
+    """Its last holder let it go (``run_released``: a worker shutting down): the attempts it
+    left unfinished were not cut short by their own doing."""
 
     def __post_init__(self) -> None:
         self.by_seq = {step.seq: step for step in self.steps.values()}
@@ -98,11 +101,14 @@ def load_history(store: SqlStore, run: RunRecord) -> RunHistory:
     last_failure: dict[str, Event] = {}
     resets: set[str] = set()
     started: dict[str, Any] = {}
+    released = False
     for event in events:
         key = event.step_key
         if event.kind in ("run_queued", "run_started"):  # a queued run: what was asked for
             started.update(event.data)
-        elif key is None:
+        if event.kind in ("run_started", "run_claimed", "run_resumed", "run_released"):
+            released = event.kind == "run_released"
+        if event.kind in ("run_queued", "run_started") or key is None:
             continue
         elif event.kind == "step_started":
             isolated[key] = bool(event.data.get("isolated"))
@@ -134,7 +140,7 @@ def load_history(store: SqlStore, run: RunRecord) -> RunHistory:
             isolated=isolated.get(record.step_key, False),
             was_reset=record.step_key in resets)
     stored = store.get_values([s.value_id for s in steps.values() if s.ok and s.value_id])
-    return RunHistory(run, steps, started, stored)
+    return RunHistory(run, steps, started, stored, released=released)
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +151,10 @@ class CutShort:
     attempt: int
     why: str
     counts: bool = True
-    """False when the attempt ran in a process of its own, which outlived the run's."""
+    """False when the attempt ran in a process of its own, which outlived the run's, or
+    when its worker let the run go (``crashed`` is then False too)."""
+    crashed: bool = True
+    """False when no process died: its worker shut down and released the run."""
 
 
 def cut_short(history: RunHistory, *, dead: bool, reason: str,
@@ -156,14 +165,19 @@ def cut_short(history: RunHistory, *, dead: bool, reason: str,
     not have."""
     owner = history.run.lease_owner
     process = owner_process(owner)
-    if dead and process is not None:
+    if history.released:
+        why = (f"its worker shut down and released the run ({reason}); this does not count "
+               "against its retries")
+    elif dead and process is not None:
         why = (f"process {process[1]} on {process[0]} died; the step ran in one of its "
                "threads, so its exit code is unknown")
     else:
         why = f"or froze: {reason}"
     found: dict[str, CutShort] = {}
     for step in history.steps.values():
-        if step.status == StepStatus.RUNNING and step.isolated:
+        if step.status == StepStatus.RUNNING and history.released:
+            found[step.key] = CutShort(step.attempts, why, counts=False, crashed=False)
+        elif step.status == StepStatus.RUNNING and step.isolated:
             found[step.key] = CutShort(
                 step.attempts, f"{why}; the step ran in a process of its own, so this does "
                 "not count against its retries", counts=False)

@@ -293,11 +293,13 @@ def _cut_short_events(session: RunSession, key: str, data: dict[str, Any], cut: 
     batch = []
     if recorded is None or recorded.attempts < cut.attempt:
         batch.append(Event(session.run_id, key, cut.attempt, "step_started", started, data))
-    error = f"{DIED} ({cut.why})" + (f", {crashes} times" if final else "")
+    error = (f"{DIED} ({cut.why})" if cut.crashed else f"the attempt was cut short: {cut.why}"
+             ) + (f", {crashes} times" if final else "")
     nxt = "retry" if not final else "fallback" if fallback else "fail"
     batch.append(Event(session.run_id, key, cut.attempt, "step_failed", time.time(), {
         "error": error, "traceback": None, "will_retry": not final, "next": nxt,
-        "retry_in": 0.0, "crashed": True, **({} if cut.counts else {"counted": False})}))
+        "retry_in": 0.0, **({"crashed": True} if cut.crashed else {}),
+        **({} if cut.counts else {"counted": False})}))
     return batch
 
 
