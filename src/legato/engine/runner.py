@@ -26,7 +26,7 @@ from legato.definitions.flow import FlowDefinition
 from legato.definitions.runtime import active_flow
 from legato.definitions.task import TaskDefinition
 from legato.engine.asset_plan import run_assets
-from legato.engine.capture import routing
+from legato.engine.capture import parse_level, routing
 from legato.engine.external import check_external
 from legato.engine.flow_runtime import FlowRunner
 from legato.engine.inflight import journal, read_in_flight
@@ -235,7 +235,7 @@ class Runner:
                 values.remove_stale_temporary_files(session.run_id)
             session.lease = Lease(session.run_id, owner, token, ttl, since)
             heartbeat = Heartbeat(store, session.lease, session.lease_lost).start()
-            with routing():
+            with routing(parse_level(settings.log_level)):
                 output, error = _drive(session, drive)
             if session.lost is not None:
                 raise session.lost
