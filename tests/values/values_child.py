@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import signal
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +29,16 @@ VALUES = {
 }
 
 
+def warm_up(values: dict[str, object]) -> None:
+    """Store each value once in a private folder while still privileged: whatever the
+    writes import lazily (polars' Parquet writer) is imported now, so the unprivileged
+    user need not read the virtual environment, wherever the checkout lives."""
+    with tempfile.TemporaryDirectory(prefix="legato-warm-") as folder:
+        store = ValueStore(Path(folder))
+        for kind, value in values.items():
+            store.put(f"warm/{kind}", value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("root", type=Path)
@@ -38,6 +49,8 @@ def main() -> None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (args.fsize, args.fsize))
     values = {kind: make() for kind, make in VALUES.items()}  # before dropping privileges
+    if args.user is not None:
+        warm_up(values)
     if args.user is not None:
         os.setgroups([])
         os.setgid(args.user)
