@@ -60,7 +60,10 @@ def read_only_root() -> Iterator[Path]:
 
 
 def test_a_read_only_value_folder(read_only_root: Path) -> None:
+    """Wherever the checkout lives: the child refuses imports once unprivileged, as a user
+    who cannot read a virtual environment in a private folder would."""
     args = ("--user", str(NOBODY)) if os.geteuid() == 0 else ()
+    args = (*args, "--no-imports")
     results = put_in_child(read_only_root, *args)
     for kind, result in results.items():
         assert result.get("error") == "ValueStoreError", result
