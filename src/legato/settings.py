@@ -118,11 +118,26 @@ class Settings(BaseSettings):
         "the attempt wrote in all. Output is written to the store in chunks while the step "
         "runs.",
     )
+    log_level: str = Field(
+        default="INFO",
+        description="Lowest level of Python log records stored with a step's output "
+        "(DEBUG, INFO, WARNING, ERROR, CRITICAL). It lowers the root logger only while it has "
+        "Python's default level; a logger given a level of its own keeps it.",
+    )
     allow_pickle: bool = Field(
         default=True,
         description="Store values that are neither JSON nor dataframes with pickle (trusted "
         "local use only).",
     )
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown log level {value!r}: use DEBUG, INFO, WARNING, ERROR "
+                             "or CRITICAL")
+        return level
 
     @field_validator("concurrency", "run_concurrency")
     @classmethod

@@ -78,8 +78,10 @@ def test_schedule_must_be_a_spec_and_fit_the_flow() -> None:
     with pytest.raises(lg.DefinitionError, match=r"write schedule=lg.cron\('0 3 \* \* \*'\)"):
         @lg.flow(schedule="0 3 * * *")  # type: ignore[arg-type]
         def a() -> None: ...
-    with pytest.raises(lg.DefinitionError, match="missing a required argument: 'day'; give the "
-                       "parameter a default, or pass params="):
+    with pytest.raises(lg.DefinitionError, match=r"missing a required argument: 'day'; the "
+                       r"scheduler fills only parameters named scheduled_at, "
+                       r"data_interval_start, data_interval_end, ds .*: rename the parameter "
+                       r"to one of these, give it a default, or pass params="):
         @lg.flow(schedule=lg.cron("0 3 * * *"))
         def b(day: str) -> None: ...
     with pytest.raises(lg.DefinitionError, match="unexpected keyword argument 'dya'"):

@@ -26,7 +26,8 @@ def chatty(ctx: lg.StepContext) -> int:
     print("to stderr", file=sys.stderr)
     print("no newline at the end", end="")
     logging.getLogger("user.module").warning("a warning")
-    logging.getLogger("user.module").info("below the root logger's level")
+    logging.getLogger("user.module").info("an info")
+    logging.getLogger("user.module").debug("below log_level")
     ctx.log.info("from ctx.log")
     return 1
 
@@ -100,7 +101,9 @@ def test_output_and_logs_are_stored_per_step_and_attempt(
     assert "user.module" in warning
     from_ctx = next(m for m in logged if "from ctx.log" in m)
     assert logged[from_ctx] == logging.INFO
-    assert not [m for m in logged if "below the root" in m]
+    assert logged["user.module: an info"] == logging.INFO  # log_level is INFO by default
+    assert not [m for m in logged if "below log_level" in m]
+    assert {line.level for line in lines if line.stream == "stderr"} == {logging.WARNING}
 
     retried = store.get_logs(result.run_id, "chatty_retried")
     assert [(line.attempt, line.message) for line in retried if line.stream == "stdout"] == [
@@ -155,3 +158,83 @@ def test_warnings_outside_steps_reach_stderr_when_logging_is_not_configured() ->
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           check=True, timeout=60)
     assert done.stderr.strip() == "seen"
+
+
+PROJECT_FILE = """\
+import logging
+import sys
+
+import legato as lg
+
+log = logging.getLogger(__name__)
+logging.getLogger("configured.by.user").setLevel(logging.WARNING)
+
+
+@lg.task
+def talk() -> int:
+    logging.getLogger("configured.by.user").setLevel(logging.WARNING)  # also in a worker
+    log.info("info from the module's logger")
+    log.debug("debug from the module's logger")
+    logging.getLogger("configured.by.user").info("kept quiet by its own level")
+    logging.getLogger("some.library").debug("third-party debug")
+    print("a notice on stderr", file=sys.stderr)
+    return 1
+
+
+@lg.flow
+def talking() -> int:
+    return talk()
+"""
+
+
+def test_module_loggers_are_captured_at_info_under_their_file_name(
+        run_settings: Any, read_store: Any, tmp_path: Path) -> None:
+    """A project file loaded by path: ``logging.getLogger(__name__).info`` is kept, under
+    the file's stem rather than the generated module name; levels set by the user stay."""
+    path = tmp_path / "etl_logging.py"
+    path.write_text(PROJECT_FILE)
+    defs = lg.load(str(path))
+    result = lg.run(defs.flows["talking"], settings=run_settings)
+    assert result.status == "succeeded", result.error
+    lines = read_store(run_settings).get_logs(result.run_id, "talk")
+    logged = {line.message: line.level for line in lines if line.stream == "log"}
+    assert logged == {"etl_logging: info from the module's logger": logging.INFO}
+    assert [(line.message, line.level) for line in lines if line.stream == "stderr"] == [
+        ("a notice on stderr", logging.WARNING)]
+    assert logging.getLogger("configured.by.user").level == logging.WARNING
+    assert logging.getLogger().level == logging.WARNING  # restored after the run
+
+
+def test_log_level_setting(make_settings: Any, read_store: Any) -> None:
+    settings = make_settings(executor="threads", log_level="warning")
+    result = lg.run(talkative, settings=settings, counter="/dev/null/never")
+    lines = read_store(settings).get_logs(result.run_id, "chatty")
+    logged = [line.message for line in lines if line.stream == "log"]
+    assert "user.module: a warning" in logged
+    assert "user.module: an info" not in logged
+    with pytest.raises(ValueError, match="unknown log level 'loud'"):
+        make_settings(log_level="loud")
+
+
+def test_handlers_the_user_configured_see_what_they_saw(make_settings: Any,
+                                                        read_store: Any) -> None:
+    """Lowering the root logger for the capture does not flood the user's own handlers."""
+    seen: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    handler = Keep()
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        settings = make_settings(executor="threads")
+        result = lg.run(talkative, settings=settings, counter="/dev/null/never")
+    finally:
+        root.removeHandler(handler)
+    assert handler.filters == []
+    messages = [record.getMessage() for record in seen]
+    assert "a warning" in messages and "an info" not in messages
+    logged = [line.message for line in read_store(settings).get_logs(result.run_id, "chatty")]
+    assert "user.module: an info" in logged

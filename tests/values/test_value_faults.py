@@ -60,7 +60,10 @@ def read_only_root() -> Iterator[Path]:
 
 
 def test_a_read_only_value_folder(read_only_root: Path) -> None:
+    """Wherever the checkout lives: the child refuses imports once unprivileged, as a user
+    who cannot read a virtual environment in a private folder would."""
     args = ("--user", str(NOBODY)) if os.geteuid() == 0 else ()
+    args = (*args, "--no-imports")
     results = put_in_child(read_only_root, *args)
     for kind, result in results.items():
         assert result.get("error") == "ValueStoreError", result
@@ -69,3 +72,29 @@ def test_a_read_only_value_folder(read_only_root: Path) -> None:
         assert "Permission denied" in result["message"]
         assert "make the value folder writable" in result["hint"]
         assert result["files"] == []
+
+
+def test_an_import_failure_is_not_called_a_write_failure(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """A writer whose lazily imported module cannot be loaded (a venv this user cannot read)
+    is reported as a missing module, not as a folder to make writable."""
+    import polars as pl
+
+    from legato.errors import ValueStoreError
+    from legato.values import value_store
+
+    def broken(*_: object) -> None:
+        raise ModuleNotFoundError("No module named 'polars._utils.parquet'",
+                                  name="polars._utils.parquet")
+
+    monkeypatch.setattr(value_store, "write_parquet", broken)
+    store = value_store.ValueStore(tmp_path / "values")
+    with pytest.raises(ValueStoreError) as caught:
+        store.put("run/frame", pl.DataFrame({"a": [1, 2]}))
+    assert "cannot be imported" in str(caught.value)
+    assert "polars._utils.parquet" in str(caught.value)
+    assert "cannot write value file" not in str(caught.value)
+    assert caught.value.hint is not None
+    assert "import polars._utils.parquet" in caught.value.hint
+    assert "writable" not in caught.value.hint
+    assert list((tmp_path / "values").rglob("*.tmp*")) == []

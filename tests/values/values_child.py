@@ -1,7 +1,10 @@
 """Store big values in a process that cannot write them: a file-size limit (a full disk)
 or an unprivileged user facing a read-only folder.
 
-    python values_child.py ROOT [--fsize BYTES] [--user UID]
+    python values_child.py ROOT [--fsize BYTES] [--user UID] [--no-imports]
+
+``--no-imports`` refuses every import once the values are made (and privileges dropped),
+as for a user who cannot read the virtual environment (a checkout in a private folder).
 
 Prints one JSON object per value kind: the error raised (or none) and the files left.
 """
@@ -13,6 +16,8 @@ import json
 import os
 import resource
 import signal
+import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -28,20 +33,41 @@ VALUES = {
 }
 
 
+class _NoImports:
+    def find_spec(self, name: str, *_: object) -> None:
+        raise ModuleNotFoundError(f"no module named {name!r} (imports are refused here)",
+                                  name=name)
+
+
+def warm_up(values: dict[str, object]) -> None:
+    """Store each value once in a private folder while still privileged: whatever the
+    writes import lazily (polars' Parquet writer) is imported now, so the unprivileged
+    user need not read the virtual environment, wherever the checkout lives."""
+    with tempfile.TemporaryDirectory(prefix="legato-warm-") as folder:
+        store = ValueStore(Path(folder))
+        for kind, value in values.items():
+            store.put(f"warm/{kind}", value)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("root", type=Path)
     parser.add_argument("--fsize", type=int)
     parser.add_argument("--user", type=int)
+    parser.add_argument("--no-imports", action="store_true")
     args = parser.parse_args()
     if args.fsize is not None:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
         resource.setrlimit(resource.RLIMIT_FSIZE, (args.fsize, args.fsize))
     values = {kind: make() for kind, make in VALUES.items()}  # before dropping privileges
+    if args.user is not None or args.no_imports:
+        warm_up(values)
     if args.user is not None:
         os.setgroups([])
         os.setgid(args.user)
         os.setuid(args.user)
+    if args.no_imports:
+        sys.meta_path.insert(0, _NoImports())
     store = ValueStore(args.root)
     for kind, value in values.items():
         result: dict[str, object] = {"kind": kind}

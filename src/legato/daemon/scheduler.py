@@ -296,7 +296,8 @@ class Scheduler:
             target=",".join(request.selection) if assets else str(request.flow),
             params=params, source=self.definitions.source, trigger_key=request.trigger_key,
             partition_key=request.partition_key, idempotency_key=short_key(request.run_key),
-            selection=list(request.selection) if assets else None)
+            selection=list(request.selection) if assets else None,
+            logical=request.logical.to_data() if request.logical is not None else None)
 
     def _record_orphans(self, states: Mapping[str, TriggerState], now: dt.datetime,
                         counts: dict[str, int]) -> None:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from legato.definitions.asset import AssetDefinition
-from legato.definitions.flow import FlowDefinition
+from legato.definitions.flow import FlowDefinition, schedule_fills
 from legato.definitions.schedule import ScheduleDefinition
 from legato.definitions.validation import did_you_mean
 from legato.errors import Problem, SelectionError
@@ -38,7 +38,8 @@ def gather_schedules(explicit: Iterable[object], flows: Mapping[str, FlowDefinit
     found: dict[str, ScheduleDefinition] = {}
     given = list(explicit)
     written = [ScheduleDefinition(name=f.name, spec=f.schedule, flow=f.name,
-                                  description=f.description, location=f.location)
+                                  description=f.description, location=f.location,
+                                  fills=schedule_fills(f.schedule, f.fn))
                for f in flows.values() if f.schedule is not None]
     for item in [*written, *given]:
         if not isinstance(item, ScheduleDefinition):

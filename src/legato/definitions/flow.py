@@ -104,11 +104,34 @@ def schedule_problem(spec: object, fn: Callable[..., Any]) -> str | None:
         return f"schedule takes lg.cron(...) or lg.every(...); write schedule=lg.cron({spec!r})"
     if not isinstance(spec, ScheduleSpec):
         return f"schedule must be lg.cron(...) or lg.every(...), not {spec!r}"
+    from legato.scheduler.logical import SCHEDULE_PARAMS, not_a_string
+
+    fills = schedule_fills(spec, fn)
     try:
-        inspect.signature(fn).bind(**spec.params)
+        inspect.signature(fn).bind(**spec.params, **dict.fromkeys(fills, ""))
     except TypeError as error:
-        return (f"its schedule's runs could not start: {error}; give the parameter a "
-                "default, or pass params={...} to lg.cron(...) / lg.every(...)")
+        if not str(error).startswith("missing"):
+            return (f"its schedule's runs could not start: {error}; pass only the flow's "
+                    "parameters in params={...}")
+        accepted = ", ".join(SCHEDULE_PARAMS)
+        return (f"its schedule's runs could not start: {error}; the scheduler fills only "
+                f"parameters named {accepted} (ds is the logical date, YYYY-MM-DD): rename "
+                "the parameter to one of these, give it a default, or pass params={...} to "
+                "lg.cron(...) / lg.every(...)")
     except ValueError:
         return None  # no signature to check against (a builtin): the run will tell
+    wrong = not_a_string(fn, fills)
+    if wrong is not None:
+        return (f"parameter '{wrong}' is filled by the scheduler with a string (ISO 8601 "
+                "in UTC, or YYYY-MM-DD for ds): annotate it `str`, and use ctx.scheduled_at "
+                "or ctx.data_interval in a step for datetimes")
     return None
+
+
+def schedule_fills(spec: ScheduleSpec | None, fn: Callable[..., Any]) -> tuple[str, ...]:
+    """The parameters of the flow function ``fn`` that its schedule's runs get from their
+    tick: those of ``SCHEDULE_PARAMS`` it declares and ``spec.params`` does not give."""
+    from legato.scheduler.logical import declared
+
+    given = spec.params if spec is not None else {}
+    return tuple(name for name in declared(fn) if name not in given)

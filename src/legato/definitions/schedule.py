@@ -20,11 +20,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from legato.definitions.asset import AssetDefinition
-from legato.definitions.flow import FlowDefinition, schedule_problem
+from legato.definitions.flow import FlowDefinition, schedule_fills, schedule_problem
 from legato.definitions.source import SourceLocation, caller_location
 from legato.definitions.validation import require_name
 from legato.errors import DefinitionError, Problem
 from legato.scheduler.catch_up import DEFAULT_GRACE, due_ticks
+from legato.scheduler.logical import logical_time
 from legato.scheduler.partitions import Partitions
 from legato.scheduler.spec import ScheduleSpec
 from legato.scheduler.ticks import Tick
@@ -51,6 +52,9 @@ class ScheduleDefinition:
     description: str | None = None
     location: SourceLocation = _NOWHERE
     partitions: Partitions | None = None
+    fills: tuple[str, ...] = ()
+    """The flow's parameters that each run gets from its tick (``scheduled_at``,
+    ``data_interval_start``, ``data_interval_end``, ``ds``: ``scheduler/logical.py``)."""
 
     @property
     def trigger_key(self) -> str:
@@ -84,9 +88,12 @@ class ScheduleDefinition:
             partition_key = self.partitions.last_complete(tick.at)
             if partition_key is None:
                 return None
+        logical = logical_time(self.spec.cadence, tick.at)
+        filled = logical.params()
+        params = {**{name: filled[name] for name in self.fills}, **self.spec.params}
         return RunRequest(trigger_key=self.trigger_key, tick_key=tick.key, flow=self.flow,
-                          selection=self.selection, params=dict(self.spec.params),
-                          partition_key=partition_key, scheduled_at=tick.at)
+                          selection=self.selection, params=params,
+                          partition_key=partition_key, scheduled_at=tick.at, logical=logical)
 
     def __repr__(self) -> str:
         return f"<schedule {self.name}: {self.target}, {self.spec.describe()}>"
@@ -119,7 +126,8 @@ def _build(target: object, spec: object, name: str | None, description: str | No
             raise ValueError(f"flow '{target.name}': {problem}")
         assert isinstance(spec, ScheduleSpec)
         return ScheduleDefinition(name=_name(name or target.name, where), spec=spec,
-                                  flow=target.name, description=description, location=where)
+                                  flow=target.name, description=description, location=where,
+                                  fills=schedule_fills(spec, target.fn))
     selection = _selection(target)
     if not isinstance(spec, ScheduleSpec):
         raise ValueError(f"the second argument must be lg.cron(...) or lg.every(...), "

@@ -3,6 +3,13 @@
 ``sys.stdout``/``sys.stderr`` are replaced (once per run) by routers that send each write
 to the capture of the step running in the current context, or through unchanged. A logging
 handler does the same for log records.
+
+Levels: a line written to stderr is stored as WARNING (it is often progress or a library's
+notice, not an error; a failure is recorded as such with its traceback). Log records are
+stored with their own level, from ``log_level`` (INFO by default) up: while a run is in
+progress the root logger's level is lowered to ``log_level`` when it still has Python's
+default (WARNING), and the handlers already on it get a filter that keeps what they saw
+before; loggers that have a level of their own keep it.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
-from typing import TextIO
+from pathlib import Path
+from typing import Any, TextIO
 
 from legato.engine.context import STEP_LOGGER
 
@@ -28,6 +36,15 @@ CHUNK_BYTES = 256 * 1024
 chatty step's output is written in small commits as it goes, not in one huge commit at its
 end, and its memory stays bounded. A step that prints less has its lines written with the
 commit that ends it, as before."""
+
+STREAM_LEVELS = {"stdout": logging.INFO, "stderr": logging.WARNING}
+"""The level a printed line is stored with: stderr is not an error by itself."""
+
+USER_MODULE_PREFIX = "legato_user_"
+"""The loader imports a project file under a generated module name starting with this; its
+loggers (``logging.getLogger(__name__)``) are shown under the file's stem instead."""
+
+_module_names: dict[str, str] = {}
 
 _current: ContextVar[Capture | None] = ContextVar("legato_capture", default=None)
 
@@ -86,12 +103,12 @@ class Capture:
         *complete, rest = text.split("\n")
         if complete:
             now = time.time()
-            level = logging.ERROR if stream == "stderr" else logging.INFO
+            level = STREAM_LEVELS.get(stream, logging.INFO)
             for line in complete:
                 self.add((now, stream, level, line))
         if rest:
             if len(rest) > CHUNK_BYTES:  # a huge line without an end: keep it as a line
-                self.add((time.time(), stream, logging.INFO, rest))
+                self.add((time.time(), stream, STREAM_LEVELS.get(stream, logging.INFO), rest))
             else:
                 self._partial[stream] = rest
 
@@ -135,7 +152,7 @@ class Capture:
         """The lines not yet handed over, the unfinished last ones included, then (when
         output was dropped) a line saying how much."""
         for stream, rest in list(self._partial.items()):
-            self.add((time.time(), stream, logging.INFO, rest))
+            self.add((time.time(), stream, STREAM_LEVELS.get(stream, logging.INFO), rest))
         self._partial.clear()
         if self._full:
             self.lines.append((time.time(), "stderr", logging.WARNING, truncation_notice(
@@ -187,6 +204,47 @@ class _Router:
         return getattr(self.target, name)
 
 
+def remember_module(globals_: dict[str, Any]) -> None:
+    """Note the name to show for the loggers of the module whose globals these are (a
+    project file loaded by path: its stem). Works where the module was sent by value to a
+    worker process too, since ``__file__`` travels with the function."""
+    name = globals_.get("__name__")
+    if not isinstance(name, str) or not name.startswith(USER_MODULE_PREFIX):
+        return
+    if name not in _module_names:
+        path = globals_.get("__file__")
+        _module_names[name] = Path(path).stem if isinstance(path, str) else name
+        module = sys.modules.get(name)
+        if module is not None and not isinstance(path, str):
+            _module_names[name] = Path(getattr(module, "__file__", "") or name).stem
+
+
+def logger_name(name: str) -> str:
+    """The name a user expects for a logger: a generated module name becomes the stem of
+    the file it was loaded from (``etl`` for ``etl.py``), submodule parts kept."""
+    if not name.startswith(USER_MODULE_PREFIX):
+        return name
+    head, dot, tail = name.partition(".")
+    shown = _module_names.get(head)
+    if shown is None:
+        module = sys.modules.get(head)
+        path = getattr(module, "__file__", None)
+        shown = _module_names[head] = Path(path).stem if isinstance(path, str) else head
+    return shown + dot + tail
+
+
+class _Formatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            message = f"{message}\n{record.exc_text}"
+        if record.stack_info:
+            message = f"{message}\n{self.formatStack(record.stack_info)}"
+        return f"{logger_name(record.name)}: {message}"
+
+
 class _Handler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         capture = _current.get()
@@ -203,7 +261,19 @@ class _Handler(logging.Handler):
 
 
 _handler = _Handler()
-_handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))  # the level is stored apart
+_handler.setFormatter(_Formatter())  # "name: message"; the level is stored apart
+
+
+class _SeenBefore(logging.Filter):
+    """On a handler the user put on the root logger: pass only what it passed before the
+    root's level was lowered for the capture."""
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= self.level
 
 
 class _Routing:
@@ -212,20 +282,68 @@ class _Routing:
     lock = threading.Lock()
     depth = 0
     saved: tuple[TextIO, TextIO] | None = None
+    level = logging.INFO  # log_level of the runs in progress
+    root_level: int | None = None  # the root logger's level before it was lowered
+    lowered_to: int | None = None
+    filtered: list[tuple[logging.Handler, logging.Filter]] = []
+
+
+def _lower_root(level: int) -> None:
+    """Let records from ``level`` up reach the capture, when the root logger still has
+    Python's default level; the user's handlers on it keep seeing what they saw."""
+    state, root = _Routing, logging.getLogger()
+    if root.level != logging.WARNING or level >= logging.WARNING:
+        return  # configured by the user (or nothing to lower): theirs to decide
+    state.root_level, state.lowered_to = root.level, level
+    for handler in root.handlers:
+        if handler is not _handler:
+            seen = _SeenBefore(root.level)
+            handler.addFilter(seen)
+            state.filtered.append((handler, seen))
+    root.setLevel(level)
+
+
+def _restore_root() -> None:
+    state, root = _Routing, logging.getLogger()
+    if state.root_level is not None and root.level == state.lowered_to:
+        root.setLevel(state.root_level)
+    for handler, seen in state.filtered:
+        handler.removeFilter(seen)
+    state.filtered.clear()
+    state.root_level = state.lowered_to = None
+
+
+def parse_level(level: str | int) -> int:
+    """``"INFO"``/``"debug"``/``20`` as a logging level number."""
+    if isinstance(level, int):
+        return level
+    number = logging.getLevelName(level.strip().upper())
+    if not isinstance(number, int):
+        raise ValueError(f"unknown log level {level!r}: use DEBUG, INFO, WARNING, ERROR "
+                         "or CRITICAL")
+    return number
+
+
+def routed_level() -> int:
+    """The ``log_level`` of the runs in progress (sent along to worker processes)."""
+    return _Routing.level
 
 
 @contextlib.contextmanager
-def routing() -> Iterator[None]:
-    """Route output to step captures while a run is in progress (nestable)."""
+def routing(level: int = logging.INFO) -> Iterator[None]:
+    """Route output to step captures while a run is in progress (nestable; the first,
+    outermost one sets the level: ``log_level``)."""
     state = _Routing
     with state.lock:
         if state.depth == 0:
             state.saved = (sys.stdout, sys.stderr)
             sys.stdout = _Router("stdout", sys.stdout)
             sys.stderr = _Router("stderr", sys.stderr)
+            state.level = level
+            _lower_root(level)
             logging.getLogger().addHandler(_handler)
             step_logger = logging.getLogger(STEP_LOGGER)
-            step_logger.setLevel(logging.INFO)
+            step_logger.setLevel(min(level, logging.INFO))
             step_logger.propagate = False
             step_logger.addHandler(_handler)
         state.depth += 1
@@ -239,6 +357,7 @@ def routing() -> Iterator[None]:
                 state.saved = None
                 logging.getLogger().removeHandler(_handler)
                 logging.getLogger(STEP_LOGGER).removeHandler(_handler)
+                _restore_root()
 
 
 @contextlib.contextmanager

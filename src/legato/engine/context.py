@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,12 @@ class StepContext:
     partition_window: TimeWindow | None = None
     """For time partitions: the partition's span, ``start`` included and ``end`` excluded
     (UTC datetimes; ``local_start``/``local_end`` in the partitions' timezone)."""
+    scheduled_at: dt.datetime | None = None
+    """For a run a schedule started: the instant of its tick (an aware UTC datetime), the
+    same when the run is resumed or retried; None for other runs."""
+    data_interval: tuple[dt.datetime, dt.datetime] | None = None
+    """For a run a schedule started: ``(start, end)``, from the schedule's previous tick
+    to this one (Airflow's ``data_interval_start``/``data_interval_end``); None otherwise."""
 
     @property
     def idempotency_key(self) -> str:

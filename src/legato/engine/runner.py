@@ -26,7 +26,7 @@ from legato.definitions.flow import FlowDefinition
 from legato.definitions.runtime import active_flow
 from legato.definitions.task import TaskDefinition
 from legato.engine.asset_plan import run_assets
-from legato.engine.capture import routing
+from legato.engine.capture import parse_level, routing
 from legato.engine.external import check_external
 from legato.engine.flow_runtime import FlowRunner
 from legato.engine.inflight import journal, read_in_flight
@@ -55,6 +55,7 @@ from legato.errors import (
 from legato.executors.base import describe
 from legato.executors.registry import make_executor
 from legato.graph.selection import Selection, resolve_selection
+from legato.scheduler.logical import LogicalTime
 from legato.settings import Settings, load_settings
 from legato.store.records import (
     OK_STEP_STATUSES,
@@ -214,6 +215,7 @@ class Runner:
                                  run_id=(history.run.run_id if history
                                          else claimed.run_id if claimed else None))
             session.journal = journal(settings.home_dir / JOURNALS)
+            session.logical = _logical_time(store, history, claimed)
             extra = prepare(session) if prepare is not None else {}
             owner, ttl = new_owner(), settings.lease_ttl
             # when the lease began, by this process's clock: taken before the transaction
@@ -235,7 +237,7 @@ class Runner:
                 values.remove_stale_temporary_files(session.run_id)
             session.lease = Lease(session.run_id, owner, token, ttl, since)
             heartbeat = Heartbeat(store, session.lease, session.lease_lost).start()
-            with routing():
+            with routing(parse_level(settings.log_level)):
                 output, error = _drive(session, drive)
             if session.lost is not None:
                 raise session.lost
@@ -412,3 +414,17 @@ def _cancel_unfinished(session: RunSession, canceled: bool) -> list[Event]:
     return [session.event("step_canceled", s.step_key, s.attempts, name=s.name, kind=s.kind,
                           seq=s.seq, reason=reason, started_at=s.started_at)
             for s in unfinished]
+
+
+def _logical_time(store: SqlStore, history: RunHistory | None,
+                  claimed: RunRecord | None) -> LogicalTime | None:
+    """A scheduled run's tick and data interval, as recorded when it was queued: from the
+    history of a resumed run, or (a claimed run of a trigger) from its ``run_queued``."""
+    if history is not None:
+        return LogicalTime.from_data(history.started)
+    if claimed is None or claimed.trigger_key is None:
+        return None
+    for event in store.get_events(claimed.run_id):
+        if event.kind == "run_queued":
+            return LogicalTime.from_data(event.data)
+    return None

@@ -28,6 +28,7 @@ from legato.values.value_store import ValueStore
 if TYPE_CHECKING:
     from legato.engine.inflight import Journal
     from legato.engine.replay import CutShort, RunHistory
+    from legato.scheduler.logical import LogicalTime
     from legato.scheduler.partitions import TimeWindow
 
 Observer = Callable[[Event], None]
@@ -133,11 +134,21 @@ class RunSession:
         """The process running the run: only it records (not a process a step forked)."""
         self.log_limit = log_limit
         """Most bytes of output kept per attempt (``max_log_bytes``)."""
+        self.logical: LogicalTime | None = None
+        """A scheduled run's tick and data interval (``ctx.scheduled_at``)."""
         self.journal: Journal | None = None
         """Where the bodies under way are noted, so that a crash names them."""
         self.cut_short: dict[str, CutShort] = {}
         """A resumed run: the attempts its former holder was running when it died."""
         self._quarantine: Executor | None = None
+
+    def logical_context(self) -> dict[str, Any]:
+        """``scheduled_at`` and ``data_interval`` for a step's ``ctx`` (empty when the run
+        was not started by a schedule)."""
+        if self.logical is None:
+            return {}
+        return {"scheduled_at": self.logical.scheduled_at,
+                "data_interval": self.logical.data_interval}
 
     @property
     def careful(self) -> bool:

@@ -182,7 +182,8 @@ def run_step(
                 call_args, call_kwargs = _with_ctx(spec.fn, args, kwargs, StepContext(
                     run_id=session.run_id, step_key=key, attempt=attempt,
                     params=session.params, fallback_inputs=fallback_inputs,
-                    partition_key=spec.partition_key, partition_window=spec.partition_window))
+                    partition_key=spec.partition_key, partition_window=spec.partition_window,
+                    **session.logical_context()))
             last = _run_body(session, key, attempt, BodyCall(
                 fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
                 timeout=options.timeout, log_limit=session.log_limit,

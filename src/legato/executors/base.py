@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
 import threading
 import traceback
@@ -18,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from legato.engine.capture import Capture, Line, LogSink, capturing
+from legato.engine.capture import Capture, Line, LogSink, capturing, remember_module
 from legato.executors.lanes import Lanes
 
 
@@ -31,6 +32,8 @@ class BodyCall:
     timeout: float | None
     log_limit: int | None = None
     """Most bytes of output kept (``max_log_bytes``); the rest is dropped, with a marker."""
+    log_level: int = logging.INFO
+    """Lowest level of log records captured (``log_level``), for a worker process."""
     log_sink: LogSink | None = field(default=None, compare=False)
     """Where full chunks of output go while the body runs (not sent to worker processes)."""
 
@@ -93,6 +96,7 @@ def invoke(call: BodyCall, into: Capture | None = None) -> BodyResult:
     raises for the body's own errors. A process the body forked that comes back here ends
     at once (``forked_child_returned``)."""
     pid = os.getpid()
+    remember_module(getattr(call.fn, "__globals__", {}))  # its loggers' names, as written
     with capturing(into or Capture(call.log_limit, call.log_sink)) as capture:
         try:
             value = _run_coroutine(call) if call.is_async else call.fn(*call.args, **call.kwargs)

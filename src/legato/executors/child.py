@@ -36,10 +36,6 @@ def run_payload(payload: bytes, context: tuple[dict[str, str], list[str], str] |
         sys.path[:] = path
         with contextlib.suppress(OSError):
             os.chdir(folder)
-    if not _routed:  # route this worker's output to step captures for its whole life
-        routing = capture.routing()
-        routing.__enter__()
-        _routed.append(routing)
     try:
         call: BodyCall = cloudpickle.loads(payload)
     except Exception as error:  # its module cannot be imported here, say
@@ -47,6 +43,10 @@ def run_payload(payload: bytes, context: tuple[dict[str, str], list[str], str] |
                 "lines": [], "value": None, "error": None,
                 "error_text": "the step cannot be loaded in the worker process: "
                               f"{type(error).__name__}: {error}"}
+    if not _routed:  # route this worker's output to step captures for its whole life
+        routing = capture.routing(call.log_level)
+        routing.__enter__()
+        _routed.append(routing)
     result = invoke(call)
     outcome: dict[str, Any] = {
         "ok": result.ok, "error_text": result.error_text, "traceback": result.traceback,

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 import cloudpickle
 from pebble import ProcessExpired, ProcessPool
 
-from legato.engine.capture import hand_over
+from legato.engine.capture import hand_over, routed_level
 from legato.executors.base import BodyCall, BodyResult, StepTimeoutError, describe
 from legato.executors.child import run_payload, worker_ready
 from legato.executors.deaths import CannotSendError, ProcessDiedError
@@ -103,7 +103,8 @@ class ProcessesExecutor:
             cloudpickle.register_pickle_by_value(sys.modules[module])
             _by_value.add(module)
         try:
-            payload = cloudpickle.dumps(dataclasses.replace(call, log_sink=None))
+            payload = cloudpickle.dumps(dataclasses.replace(
+                call, log_sink=None, log_level=routed_level()))
         except Exception as error:
             unsent = CannotSendError(f"cannot send the step to a worker process: "
                                      f"{describe(error)}")

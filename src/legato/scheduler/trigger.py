@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 from legato.scheduler.catch_up import SkippedTicks
+from legato.scheduler.logical import LogicalTime
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -35,6 +36,8 @@ class RunRequest:
     params: Mapping[str, Any] = field(default_factory=dict, hash=False)
     partition_key: str | None = None
     scheduled_at: dt.datetime | None = None
+    logical: LogicalTime | None = None
+    """A schedule's run: its scheduled instant and data interval, recorded with the run."""
 
     @property
     def run_key(self) -> str:

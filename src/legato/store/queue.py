@@ -61,9 +61,12 @@ def queued_event(run_id: str, *, kind: str, target: str, params: Mapping[str, An
                  source: str | None, tags: Sequence[str] = (), priority: int = 0,
                  partition_key: str | None = None, trigger_key: str | None = None,
                  backfill_id: str | None = None, idempotency_key: str | None = None,
-                 selection: Sequence[str] | None = None, at: float | None = None) -> Event:
+                 selection: Sequence[str] | None = None, at: float | None = None,
+                 logical: Mapping[str, Any] | None = None) -> Event:
     """The event that enqueues a run. A flow's run is tagged ``flow:<name>`` (for per-flow
-    limits); ``selection`` is an asset run's asset keys."""
+    limits); ``selection`` is an asset run's asset keys; ``logical`` a scheduled run's
+    ``scheduled_at``, ``data_interval`` and ``ds`` (``scheduler/logical.py``), which the
+    run's steps see as ``ctx.scheduled_at`` and ``ctx.data_interval``, resumed or not."""
     all_tags = list(dict.fromkeys([*tags, *([f"flow:{target}"] if kind == "flow" else [])]))
     data: dict[str, Any] = {
         "kind": kind, "target": target, "params": dict(params), "source": source,
@@ -73,6 +76,8 @@ def queued_event(run_id: str, *, kind: str, target: str, params: Mapping[str, An
     }
     if selection is not None:
         data["selection"] = list(selection)
+    if logical is not None:
+        data.update(logical)
     return Event(run_id, None, None, "run_queued", time.time() if at is None else at, data)
 
 

@@ -20,6 +20,7 @@ import math
 import os
 import pickle
 import secrets
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -251,6 +252,15 @@ class ValueStore:
                 raise self._os_error(path, error) from error
             if not isinstance(error, Exception):
                 raise
+            if isinstance(error, ImportError):  # not the folder's fault: say what is missing
+                raise ValueStoreError(
+                    f"cannot store value file {path}: a module needed to write it cannot be "
+                    f"imported ({type(error).__name__}: {error})",
+                    hint=f"the Python environment is incomplete or this user cannot read it "
+                    f"(uid {os.getuid() if hasattr(os, 'getuid') else '?'}); check that "
+                    f"`{sys.executable} -c 'import {error.name or 'MODULE'}'` works as this "
+                    "user, or install the missing package",
+                ) from error
             raise ValueStoreError(  # e.g. polars reports a full disk as a ComputeError
                 f"cannot write value file {path}: {error}",
                 hint="make the value folder writable and free some space; if the frame holds "
