@@ -5,8 +5,8 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from legato.definitions.source import caller_location
 from legato.errors import DefinitionError, Problem
@@ -123,21 +123,38 @@ last_good = LastGood()
 Fallback = LastGood | Callable[..., object]
 
 
+CacheKey = Callable[[dict[str, Any]], object]
+"""A cache key function: the step's inputs by parameter name in, its key out."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class CachePolicy:
     """Reuse a previous successful result when the code version and inputs are the same.
 
     ``lg.cache.by_inputs`` never expires; ``lg.cache.by_inputs.within("1d")`` only reuses
-    results younger than a day.
+    results younger than a day. ``lg.cache.by_key(fn)`` compares ``fn(inputs)`` instead of
+    the inputs themselves.
     """
 
     expires_after: float | None = None
+    key: CacheKey | None = None
+    """Called with the step's inputs (a dict by parameter name, ``ctx`` left out); what it
+    returns, with the step's name and code version, is the cache key. None: do not cache."""
 
     def within(self, duration: float | str) -> CachePolicy:
         try:
-            return CachePolicy(expires_after=parse_duration(duration, what="cache expiry"))
+            return replace(self, expires_after=parse_duration(duration, what="cache expiry"))
         except ValueError as error:
             raise _invalid(error) from None
+
+
+def cache_by_key(key: CacheKey) -> CachePolicy:
+    """``lg.cache.by_key``: validated where the user wrote it."""
+    if not callable(key):
+        raise _invalid(ValueError(
+            f"lg.cache.by_key takes a function of the step's inputs, not {key!r}; for "
+            "example lg.cache.by_key(lambda inputs: lg.cache.file_digest(inputs['path']))"))
+    return CachePolicy(key=key)
 
 
 def _invalid(error: ValueError) -> DefinitionError:
