@@ -73,7 +73,7 @@ def sleep_chain(n: int) -> int:
     return value
 
 
-@lg.task(retries=lg.Retry(RETRY_FAILURES + 1, base=0, jitter=False))
+@lg.task(retries=lg.Retry(RETRY_FAILURES, base=0, jitter=False))
 def flaky(ctx: lg.StepContext, failures: int) -> int:
     if ctx.attempt <= failures:
         raise RuntimeError(f"attempt {ctx.attempt} fails on purpose")

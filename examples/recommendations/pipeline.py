@@ -258,7 +258,7 @@ def _EVENT_SCHEMA() -> Any:  # noqa: N802 - a schema constant that imports Polar
             "price": pl.Float64, "event_id": pl.String}
 
 
-@lg.asset(retries=lg.Retry(3, base=0.2, jitter=True), owner="data-eng")
+@lg.asset(retries=lg.Retry(2, base=0.2, jitter=True), owner="data-eng")
 def features(raw_events: dict[str, Any], ctx: lg.StepContext) -> Any:
     """User-item interaction strengths from the day's events (view 1, click 2, cart 4,
     purchase 8), split in time: the last 20 % of the day is held out for evaluation."""

@@ -55,7 +55,7 @@ def adder(a: int, b: int = 1, scale: float = 1.0, loud: bool = False, tag: str =
     return result * scale
 
 
-@lg.task(retries=lg.Retry(2, base=0.01, jitter=False))
+@lg.task(retries=lg.Retry(1, base=0.01, jitter=False))
 def explode(x: int) -> int:
     raise ValueError(f"boom {x}")
 

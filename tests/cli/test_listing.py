@@ -198,7 +198,7 @@ import logging
 import legato as lg
 
 
-@lg.task(retries=lg.Retry(2, base=0.01, jitter=False))
+@lg.task(retries=lg.Retry(1, base=0.01, jitter=False))
 def flaky(ctx) -> int:
     print(f"try {ctx.attempt}")
     logging.getLogger("flaky").warning("careful")

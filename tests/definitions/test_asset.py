@@ -20,7 +20,7 @@ def test_bare_decorator_uses_the_function_name_and_docstring() -> None:
     assert events.description == "Raw events."
     assert events.inputs == ()
     assert events.upstream == ()
-    assert events.options.retry == lg.Retry(1)
+    assert events.options.retry == lg.Retry(0)
     assert events.options.timeout is None
     assert events.options.fallback is None
     assert events.options.io == "auto"
@@ -45,7 +45,7 @@ def test_decorator_with_arguments() -> None:
     def clean() -> None: ...
 
     assert clean.key == "clean_events"
-    assert clean.options.retry.max_attempts == 3
+    assert (clean.options.retry.retries, clean.options.retry.max_attempts) == (3, 4)
     assert clean.options.timeout == 600.0
     assert clean.options.fallback is lg.last_good
     assert clean.options.cache == lg.cache.by_inputs
@@ -67,7 +67,7 @@ def test_numeric_retries_and_millisecond_timeout() -> None:
     @lg.asset(retries=3, timeout="500ms")
     def flaky() -> None: ...
 
-    assert flaky.options.retry.max_attempts == 4
+    assert (flaky.options.retry.retries, flaky.options.retry.max_attempts) == (3, 4)
     assert flaky.options.retry.delay(1) == 0
     assert flaky.options.timeout == 0.5
 

@@ -278,3 +278,45 @@ def test_a_project_inside_a_folder_named_legato(user_code: Path) -> None:
     (problem,) = caught.value.problems
     assert (problem.file, problem.line) == (str(path), 3)
     assert "JSONDecodeError" in problem.message
+
+
+ETL = """\
+import legato as lg
+
+WAREHOUSE = "the real warehouse"
+
+@lg.task
+def load_rows():
+    return f"wrote 3 rows to {WAREHOUSE}"
+
+@lg.flow
+def etl():
+    return load_rows()
+"""
+
+
+def test_loading_a_file_already_imported_reuses_its_module(
+    user_code: Path, monkeypatch: pytest.MonkeyPatch, settings: object
+) -> None:
+    write(user_code / "etl_tested.py", ETL)
+    monkeypatch.syspath_prepend(str(user_code))
+    import etl_tested  # type: ignore[import-not-found]  # as a test of the project would
+
+    monkeypatch.setattr(etl_tested, "WAREHOUSE", "a test warehouse")
+    defs = lg.load("etl_tested.py")
+    assert defs.flows["etl"] is etl_tested.etl
+    result = lg.run(defs.flows["etl"], settings=settings)  # type: ignore[arg-type]
+    assert result.output == "wrote 3 rows to a test warehouse"
+
+
+def test_a_module_of_the_same_name_from_another_folder_is_not_reused(
+    user_code: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write(user_code / "one" / "same_name.py", PIPELINE)
+    other = "import legato as lg\n\n@lg.asset\ndef others():\n    return 1\n"
+    write(user_code / "two" / "same_name.py", other)
+    monkeypatch.syspath_prepend(str(user_code / "one"))
+    import same_name  # type: ignore[import-not-found]  # noqa: F401
+
+    assert set(load_definitions("two/same_name.py").assets) == {"others"}
+    assert set(load_definitions("one/same_name.py").assets) == {"events", "features"}

@@ -45,8 +45,8 @@ def test_negative_number_is_refused() -> None:
 
 def test_retry_defaults() -> None:
     retry = lg.Retry()
-    assert (retry.max_attempts, retry.backoff, retry.base, retry.max_delay, retry.jitter) == (
-        1,
+    assert (retry.retries, retry.backoff, retry.base, retry.max_delay, retry.jitter) == (
+        0,
         "exponential",
         1.0,
         300.0,
@@ -83,14 +83,14 @@ def test_jitter_stays_between_half_and_full_delay() -> None:
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"max_attempts": 0}, "at least 1"),
-        ({"max_attempts": -2}, "at least 1"),
-        ({"max_attempts": 2.5}, "whole number"),
-        ({"max_attempts": "3"}, "whole number"),
-        ({"max_attempts": True}, "whole number"),
-        ({"max_attempts": 3, "backoff": "linear"}, "'exponential' or 'constant'"),
-        ({"max_attempts": 3, "base": "soon"}, "Retry\\(base\\)"),
-        ({"max_attempts": 3, "max_delay": -1}, "Retry\\(max_delay\\)"),
+        ({"retries": -1}, "Retry\\(retries\\) must be 0 or more"),
+        ({"retries": -2}, "0 or more"),
+        ({"retries": 2.5}, "whole number"),
+        ({"retries": "3"}, "whole number"),
+        ({"retries": True}, "whole number"),
+        ({"retries": 3, "backoff": "linear"}, "'exponential' or 'constant'"),
+        ({"retries": 3, "base": "soon"}, "Retry\\(base\\)"),
+        ({"retries": 3, "max_delay": -1}, "Retry\\(max_delay\\)"),
     ],
 )
 def test_retry_validation_names_the_bad_argument(kwargs: dict[str, object], message: str) -> None:
@@ -104,7 +104,7 @@ def test_retry_validation_names_the_bad_argument(kwargs: dict[str, object], mess
 def test_retry_is_immutable_and_comparable() -> None:
     retry = lg.Retry(3)
     with pytest.raises(AttributeError):
-        retry.max_attempts = 5  # type: ignore[misc]
+        retry.retries = 5  # type: ignore[misc]
     assert retry == lg.Retry(3)
     assert retry != lg.Retry(3, jitter=False)
 
@@ -118,6 +118,12 @@ def test_retries_as_a_number_means_retries_after_the_first_attempt_with_no_delay
     assert Retry.coerce(None).max_attempts == 1
     policy = lg.Retry(2)
     assert Retry.coerce(policy) is policy
+
+
+def test_lg_retry_counts_retries_as_retries_as_a_number_does() -> None:
+    assert lg.Retry(3).retries == lg.Retry(retries=3).retries == Retry.coerce(3).retries == 3
+    assert lg.Retry(3).max_attempts == Retry.coerce(3).max_attempts == 4
+    assert lg.Retry().max_attempts == lg.Retry(0).max_attempts == 1
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, "3", True])

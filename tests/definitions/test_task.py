@@ -18,7 +18,7 @@ def test_bare_decorator() -> None:
     assert isinstance(fetch, lg.TaskDefinition)
     assert fetch.name == "fetch"
     assert fetch.description == "Fetch a page."
-    assert fetch.options.retry.max_attempts == 1
+    assert (fetch.options.retry.retries, fetch.options.retry.max_attempts) == (0, 1)
     assert not fetch.wants_ctx
     assert not fetch.is_async
     assert fetch.location.file == __file__
@@ -43,7 +43,7 @@ def test_decorator_with_arguments() -> None:
         return url
 
     assert fetch.name == "fetch_page"
-    assert fetch.options.retry.max_attempts == 5
+    assert (fetch.options.retry.retries, fetch.options.retry.max_attempts) == (5, 6)
     assert fetch.options.retry.base == 0.2
     assert fetch.options.timeout == 90.0
     assert fetch.options.fallback is use_cached

@@ -121,11 +121,11 @@ def test_bad_option_values_name_the_definition_file_and_line(
 def test_a_bad_retry_policy_names_the_line_that_built_it() -> None:
     with pytest.raises(lg.DefinitionError) as caught:
         line = _here() + 1
-        @lg.asset(retries=lg.Retry(0))
+        @lg.asset(retries=lg.Retry(-1))
         def events() -> None: ...
 
     problem = _only_problem(caught.value)
-    assert "Retry(max_attempts) must be at least 1" in problem.message
+    assert "Retry(retries) must be 0 or more" in problem.message
     assert (problem.file, problem.line) == (__file__, line)
 
 

@@ -49,7 +49,7 @@ def link(ctx: lg.StepContext, i: int, previous: int) -> int:
     return previous + i
 
 
-@lg.task(retries=lg.Retry(FLAKY_FAILURES + 2, base=0.005, jitter=False))
+@lg.task(retries=lg.Retry(FLAKY_FAILURES + 1, base=0.005, jitter=False))
 def flaky(ctx: lg.StepContext, value: int) -> int:
     ledger(ctx)
     if ctx.attempt <= FLAKY_FAILURES:
@@ -109,7 +109,7 @@ def _assets() -> list[Any]:
         "flaky_asset", [f"a{CHAIN - 1}"],
         f"if ctx.attempt <= {FLAKY_FAILURES}: raise RuntimeError('fails on purpose')\n"
         f"    return a{CHAIN - 1}",
-        retries=lg.Retry(FLAKY_FAILURES + 2, base=0.005, jitter=False)))
+        retries=lg.Retry(FLAKY_FAILURES + 1, base=0.005, jitter=False)))
     made += [_asset(f"b{i}", ["flaky_asset"], f"return {{{i}, {i * i}}}")
              for i in range(FANOUT)]
     parts = [f"b{i}" for i in range(FANOUT)]

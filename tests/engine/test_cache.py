@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import cloudpickle
+import pytest
 
 import legato as lg
 
@@ -206,3 +207,140 @@ def test_a_cached_asset_feeds_its_downstream(run_settings: Any, tmp_path: Path) 
     assert second.steps["cached_asset"].status == "cached"
     assert second.value("uses_cached") == 8
     assert calls(counter) == 1
+
+
+# -- a key of your own: lg.cache.by_key ---------------------------------------------------
+
+
+def parse_body(counter: str, path: str) -> list[str]:
+    """Read a file, counting the reads: the task a user caches by its path."""
+    with open(counter, "a") as handle:
+        handle.write("x")
+    return Path(path).read_text().split()
+
+
+def run_parse(settings: Any, task: lg.TaskDefinition[..., Any], counter: Path,
+              path: Path) -> Any:
+    @lg.flow(name="parsing")
+    def flow() -> Any:
+        try:
+            return task(str(counter), str(path))
+        except lg.StepFailed as failed:
+            return failed
+
+    return lg.run(flow, settings=settings)
+
+
+def by_content(inputs: dict[str, Any]) -> str:
+    return lg.cache.file_digest(inputs["path"])
+
+
+def test_a_task_cached_by_inputs_does_not_see_its_file_change(make_settings: Any,
+                                                              tmp_path: Path) -> None:
+    """What a key function is for: the inputs (a path) are the same, the file is not."""
+    settings = make_settings(executor="inline")
+    parse = lg.task(name="parse", cache=lg.cache.by_inputs)(parse_body)
+    data, counter = tmp_path / "orders.txt", tmp_path / "calls"
+    data.write_text("a b")
+    assert run_parse(settings, parse, counter, data).output == ["a", "b"]
+    data.write_text("a b c")
+    stale = run_parse(settings, parse, counter, data)
+    assert (stale.steps["parse"].status, stale.output) == ("cached", ["a", "b"])
+    assert calls(counter) == 1
+
+
+def test_a_key_with_the_file_content_runs_again_when_the_file_changes(
+    run_settings: Any, tmp_path: Path, read_store: Any
+) -> None:
+    parse = lg.task(name="parse", cache=lg.cache.by_key(by_content))(parse_body)
+    data, counter = tmp_path / "orders.txt", tmp_path / "calls"
+    data.write_text("a b")
+    first = run_parse(run_settings, parse, counter, data)
+    assert (first.steps["parse"].status, first.output) == ("succeeded", ["a", "b"])
+    again = run_parse(run_settings, parse, counter, data)
+    assert (again.steps["parse"].status, again.output) == ("cached", ["a", "b"])
+    assert calls(counter) == 1
+    data.write_text("a b c")
+    changed = run_parse(run_settings, parse, counter, data)
+    assert (changed.steps["parse"].status, changed.output) == ("succeeded", ["a", "b", "c"])
+    assert calls(counter) == 2
+    data.write_text("a b")  # back to the first content: its result is reused
+    back = run_parse(run_settings, parse, counter, data)
+    assert (back.steps["parse"].status, back.output) == ("cached", ["a", "b"])
+    assert back.steps["parse"].reason == f"reused the result of run {first.run_id}"
+    assert calls(counter) == 2
+
+
+def test_a_key_function_gets_the_inputs_by_name_with_defaults_and_without_ctx(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def key(inputs: dict[str, Any]) -> str:
+        seen.append(inputs)
+        return str(inputs["x"] % 2)  # odd and even numbers share a result
+
+    @lg.task(cache=lg.cache.by_key(key))
+    def parity(ctx: lg.StepContext, x: int, label: str = "n") -> str:
+        return f"{label}{x}"
+
+    @lg.flow
+    def flow(x: int) -> str:
+        return parity(x)
+
+    settings = make_settings(executor="threads")
+    assert lg.run(flow, x=1, settings=settings).output == "n1"
+    assert lg.run(flow, x=3, settings=settings).output == "n1"
+    assert lg.run(flow, x=2, settings=settings).output == "n2"
+    assert seen == [{"x": 1, "label": "n"}, {"x": 3, "label": "n"}, {"x": 2, "label": "n"}]
+
+
+def test_a_key_function_returning_none_does_not_cache(make_settings: Any,
+                                                      tmp_path: Path) -> None:
+    settings = make_settings(executor="inline")
+    never = lg.task(name="never", cache=lg.cache.by_key(lambda inputs: None))(counted)
+    counter = tmp_path / "calls"
+    for _ in range(2):
+        result = run_task(settings, never, counter, 1)
+        assert result.steps["never"].status == "succeeded"
+    assert calls(counter) == 2
+
+
+def test_a_key_function_that_raises_fails_the_step_and_names_it(
+    run_settings: Any, tmp_path: Path, read_store: Any
+) -> None:
+    parse = lg.task(name="parse", cache=lg.cache.by_key(by_content),
+                    retries=2)(parse_body)
+    counter = tmp_path / "calls"
+    result = run_parse(run_settings, parse, counter, tmp_path / "missing.txt")
+    failed = result.output
+    assert isinstance(failed, lg.StepFailed)
+    expected = ("the cache key function of task 'parse' raised FileNotFoundError: [Errno 2] "
+                f"No such file or directory: '{tmp_path / 'missing.txt'}'; the task did not run")
+    assert failed.error == expected
+    assert isinstance(failed.__cause__, FileNotFoundError)
+    step = result.steps["parse"]
+    assert (step.status, step.attempts, step.error) == ("failed", 1, expected)
+    assert calls(counter) == 0  # the body never ran, and it was not retried
+    events = [e for e in read_store(run_settings).get_events(result.run_id)
+              if e.step_key == "parse" and e.kind == "step_failed"]
+    assert [e.data["next"] for e in events] == ["fail"]
+    assert "by_content" in events[0].data["traceback"]
+
+
+def test_by_key_keeps_its_key_when_it_expires_and_refuses_a_non_function() -> None:
+    policy = lg.cache.by_key(by_content).within("1h")
+    assert (policy.key, policy.expires_after) == (by_content, 3600)
+    with pytest.raises(lg.DefinitionError, match="takes a function of the step's inputs"
+                       ) as caught:
+        lg.cache.by_key("path")  # type: ignore[arg-type]
+    assert caught.value.problems[0].file == __file__
+
+
+def test_file_digest_is_the_sha256_of_the_content(tmp_path: Path) -> None:
+    import hashlib
+
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"\x00legato")
+    assert lg.cache.file_digest(path) == hashlib.sha256(b"\x00legato").hexdigest()
+    assert lg.cache.file_digest(str(path)) == lg.cache.file_digest(path)

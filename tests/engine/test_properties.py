@@ -2,8 +2,8 @@
 random number of times (by raising, or by running past its timeout) under a random retry
 policy. For every example:
 
-- a step whose upstream succeeded gets ``min(failures + 1, max_attempts)`` attempts, and
-  succeeds exactly when ``failures < max_attempts``;
+- a step whose upstream succeeded gets ``min(failures, retries) + 1`` attempts, and
+  succeeds exactly when ``failures <= retries``;
 - the planned wait before each retry is within the policy's bounds, and the next attempt
   does not start before it is over;
 - downstream of a step that failed for good is skipped, with a reason naming the upstream,
@@ -42,7 +42,7 @@ class Plan:
     upstream: tuple[str, ...]
     failures: int
     mode: str  # raise | timeout
-    max_attempts: int
+    retries: int
     base: float
     cap: float
     jitter: bool
@@ -67,7 +67,7 @@ def make_asset(plan: Plan) -> Any:
     names = ", ".join(["ctx", *plan.upstream])
     namespace: dict[str, Any] = {"behave": behave, "__name__": "legato_generated_assets"}
     exec(f"def {plan.key}({names}):\n    return behave(ctx)\n", namespace)
-    retry = lg.Retry(plan.max_attempts, backoff="exponential", base=plan.base,
+    retry = lg.Retry(plan.retries, backoff="exponential", base=plan.base,
                      max_delay=plan.cap, jitter=plan.jitter)
     timeout = TIMEOUT_S if plan.mode == "timeout" and plan.failures else None
     return lg.asset(key=plan.key, retries=retry, timeout=timeout)(namespace[plan.key])
@@ -84,7 +84,7 @@ def graphs(draw: st.DrawFn, max_assets: int = 6, timeouts: bool = True) -> list[
         plans.append(Plan(
             key=f"n{i}", upstream=tuple(upstream), failures=draw(st.integers(0, 3)),
             mode=draw(st.sampled_from(["raise", "timeout"] if timeouts else ["raise"])),
-            max_attempts=draw(st.integers(1, 3)),
+            retries=draw(st.integers(0, 2)),
             base=draw(st.sampled_from([0.0, 0.005, 0.02])),
             cap=draw(st.sampled_from([0.01, 0.05])), jitter=draw(st.booleans())))
     return plans
@@ -117,10 +117,10 @@ def check(plans: list[Plan], result: Any, events: list[Any], bodies: Counter[str
             assert bodies[plan.key] == 0, f"{plan.key} ran although it was skipped"
             ok[plan.key] = False
             continue
-        attempts = min(plan.failures + 1, plan.max_attempts)
+        attempts = min(plan.failures, plan.retries) + 1
         assert step.attempts == attempts, (plan, step)
         assert bodies[plan.key] == attempts
-        ok[plan.key] = plan.failures < plan.max_attempts
+        ok[plan.key] = plan.failures <= plan.retries
         assert step.status == ("succeeded" if ok[plan.key] else "failed"), (plan, step)
         if plan.mode == "timeout" and plan.failures:
             failed = [e for e in events if e.step_key == plan.key and e.kind == "step_failed"]

@@ -29,7 +29,7 @@ def note(ctx):
         ledger.write(f"{ctx.step_key} {os.getpid()} {ctx.idempotency_key} {ctx.attempt}\\n")
 
 
-@lg.task(retries=lg.Retry(3, base=0))
+@lg.task(retries=lg.Retry(2, base=0))
 def flaky(ctx, x: int) -> int:
     note(ctx)
     if ctx.attempt < 3:

@@ -1,4 +1,5 @@
-"""Retries: how many attempts a step gets, what the event log shows of them, and how long
+"""Retries: how many attempts a step gets (the first, plus one per retry: ``retries=3`` and
+``lg.Retry(3)`` both mean four attempts), what the event log shows of them, and how long
 the engine waits in between (``lg.Retry.delay``, checked as a property)."""
 
 from __future__ import annotations
@@ -45,15 +46,16 @@ def run_flaky(settings: Any, retry: lg.Retry | int, counter: Path, failures: int
     return lg.run(flow, settings=settings, counter=str(counter), failures=failures)
 
 
-CASES = [(0, 1), (1, 1), (0, 3), (1, 3), (2, 3), (3, 3), (7, 3)]
+CASES = [(0, 0), (1, 0), (0, 2), (1, 2), (2, 2), (3, 2), (7, 2)]
 
 
-@pytest.mark.parametrize(("failures", "max_attempts"), CASES)
-def test_attempts_are_failures_plus_one_up_to_the_maximum(
-    failures: int, max_attempts: int, run_settings: Any, tmp_path: Path, read_store: Any
+@pytest.mark.parametrize(("failures", "retries"), CASES)
+def test_attempts_are_failures_plus_one_up_to_the_retries_plus_one(
+    failures: int, retries: int, run_settings: Any, tmp_path: Path, read_store: Any
 ) -> None:
     counter = tmp_path / "calls"
-    retry = lg.Retry(max_attempts, base=0.0, jitter=False)
+    retry = lg.Retry(retries, base=0.0, jitter=False)
+    max_attempts = retries + 1
     result = run_flaky(run_settings, retry, counter, failures)
     attempts = min(failures + 1, max_attempts)
     assert len(counter.read_text()) == attempts  # the body really ran that often
@@ -84,15 +86,16 @@ def test_attempts_are_failures_plus_one_up_to_the_maximum(
 
 
 @settings(max_examples=15, deadline=None)
-@given(failures=st.integers(0, 5), max_attempts=st.integers(1, 4))
-def test_attempts_property_inline(failures: int, max_attempts: int, tmp_path_factory: Any
+@given(failures=st.integers(0, 5), retries=st.integers(0, 3))
+def test_attempts_property_inline(failures: int, retries: int, tmp_path_factory: Any
                                   ) -> None:
     home = tmp_path_factory.mktemp("retry")
     settings = Settings(home=home / ".legato", executor="inline")
     counter = home / "calls"
-    result = run_flaky(settings, lg.Retry(max_attempts, base=0.0), counter, failures)
-    assert result.steps["flaky"].attempts == min(failures + 1, max_attempts)
-    assert len(counter.read_text()) == min(failures + 1, max_attempts)
+    result = run_flaky(settings, lg.Retry(retries, base=0.0), counter, failures)
+    assert result.steps["flaky"].attempts == min(failures, retries) + 1
+    assert len(counter.read_text()) == min(failures, retries) + 1
+    assert result.steps["flaky"].status == ("succeeded" if failures <= retries else "failed")
 
 
 def test_retries_as_a_number_means_that_many_more_attempts(make_settings: Any,
@@ -102,9 +105,21 @@ def test_retries_as_a_number_means_that_many_more_attempts(make_settings: Any,
     assert result.steps["flaky"].status == "failed"
 
 
+@pytest.mark.parametrize("retries", [2, lg.Retry(2, base=0.0), lg.Retry(retries=2, base=0.0)],
+                         ids=["number", "Retry", "Retry-keyword"])
+def test_a_number_and_lg_retry_both_mean_retries_after_the_first_attempt(
+    retries: int | lg.Retry, make_settings: Any, tmp_path: Path
+) -> None:
+    settings = make_settings(executor="inline")
+    gave_up = run_flaky(settings, retries, tmp_path / "calls", 3)
+    assert (gave_up.steps["flaky"].status, gave_up.steps["flaky"].attempts) == ("failed", 3)
+    made_it = run_flaky(settings, retries, tmp_path / "more-calls", 2)
+    assert (made_it.steps["flaky"].status, made_it.output) == ("succeeded", 3)
+
+
 def test_the_engine_waits_between_attempts(run_settings: Any, tmp_path: Path,
                                            read_store: Any) -> None:
-    retry = lg.Retry(3, backoff="exponential", base=0.05, jitter=False)
+    retry = lg.Retry(2, backoff="exponential", base=0.05, jitter=False)
     result = run_flaky(run_settings, retry, tmp_path / "calls", 5)
     assert result.steps["flaky"].attempts == 3
     events = [e for e in read_store(run_settings).get_events(result.run_id)
@@ -122,7 +137,7 @@ def test_the_engine_waits_between_attempts(run_settings: Any, tmp_path: Path,
 def test_jittered_waits_stay_within_their_bounds(make_settings: Any, tmp_path: Path,
                                                  read_store: Any) -> None:
     settings = make_settings(executor="threads")
-    retry = lg.Retry(4, backoff="constant", base=0.06, jitter=True)
+    retry = lg.Retry(3, backoff="constant", base=0.06, jitter=True)
     result = run_flaky(settings, retry, tmp_path / "calls", 9)
     events = [e for e in read_store(settings).get_events(result.run_id)
               if e.step_key == "flaky"]

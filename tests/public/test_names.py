@@ -125,6 +125,7 @@ def test_version_is_a_string() -> None:
 
 def test_cache_policies_are_public() -> None:
     assert lg.cache.by_inputs.within("1h").expires_after == 3600
+    assert sorted(lg.cache.__all__) == ["CachePolicy", "by_inputs", "by_key", "file_digest"]
 
 
 def test_errors_survive_pickling() -> None:

@@ -9,6 +9,7 @@ import sys
 import sysconfig
 import traceback
 from pathlib import Path
+from types import ModuleType
 
 from legato.definitions.definitions import Definitions
 from legato.errors import DefinitionError, Problem
@@ -19,7 +20,9 @@ def load_definitions(target: str, *, fresh: bool = False) -> Definitions:
 
     The module's ``defs`` (a ``Definitions``) is used when present; otherwise every asset,
     flow and task in its globals is gathered. A file is imported once per process unless
-    ``fresh`` (it changed since: a long-lived worker loads it again).
+    ``fresh`` (it changed since: a long-lived worker loads it again). A file that is
+    already imported under its own name (``import etl`` in a test, then ``lg.load("etl.py")``)
+    is that module, not a second copy, so that what the test patched in it holds.
     """
     if target.endswith(".py") or "/" in target or Path(target).is_file():
         path = Path(target).resolve()
@@ -66,6 +69,9 @@ def _import_file(path: Path, *, fresh: bool = False) -> object:
     name = "legato_user_" + "".join(c if c.isalnum() else "_" for c in str(path.with_suffix("")))
     if name in sys.modules and not fresh:
         return sys.modules[name]
+    imported = None if fresh else _imported_as(path)
+    if imported is not None:
+        return imported
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise DefinitionError(f"cannot import {path}: not a Python file")
@@ -81,6 +87,22 @@ def _import_file(path: Path, *, fresh: bool = False) -> object:
             raise  # a DefinitionError already names its file and line; Ctrl-C stays Ctrl-C
         raise _import_failed(str(path), error) from error
     return module
+
+
+def _imported_as(path: Path) -> ModuleType | None:
+    """The module already imported from ``path`` under a name of its own, if any. Not
+    ``__main__``: a script that loads itself may not have finished running."""
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None)
+        if (not isinstance(file, str) or os.path.basename(file) != path.name
+                or name == "__main__" or name.startswith("legato_user_")):
+            continue
+        try:
+            if Path(file).resolve() == path:
+                return module
+        except OSError:
+            continue
+    return None
 
 
 def _not_user_code() -> tuple[str, ...]:

@@ -14,6 +14,7 @@ import json
 import pickle
 import random
 import time
+import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -65,21 +66,58 @@ def _with_ctx(fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, A
 
 
 def cache_key(spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str | None:
-    """Hash of the step's name, code version and inputs; None when the inputs cannot be
-    hashed. The name keeps two tasks with the same code version apart."""
-    inputs = [list(args), kwargs]
-    if is_plain_json(inputs):  # JSON only when it keeps them apart: not for {1: x}, (1, 2)
-        blob = json.dumps(inputs, sort_keys=True, separators=(",", ":")).encode()
-    else:
-        try:
-            blob = pickle.dumps((args, sorted(kwargs.items())), protocol=4)
-        except Exception:
-            return None
+    """Hash of the step's name, code version and inputs (or what its cache policy's key
+    function makes of them); None when they cannot be hashed, or the key function says
+    None. The name keeps two tasks with the same code version apart. A key function's
+    error propagates (``run_step`` fails the step with it)."""
+    policy = spec.options.cache
     head = f"{spec.kind}\0{spec.name}\0{spec.code_version()}\0".encode()
     if spec.partition_key is not None:  # each partition of an asset is its own result
         head += f"{spec.partition_key}\0".encode()
+    if policy is not None and policy.key is not None:
+        made = policy.key(_inputs_of(spec, args, kwargs))
+        if made is None:
+            return None
+        blob = _hashable(made)
+        if blob is None:
+            raise TypeError(f"it returned {type(made).__name__!r}, which is neither a JSON "
+                            "value nor picklable; return a string")
+        head += b"key\0"  # never the same as the key of the inputs themselves
+    else:
+        blob = _hashable([list(args), kwargs], (args, sorted(kwargs.items())))
+        if blob is None:
+            return None
     digest = hashlib.sha256(head + blob)
     return digest.hexdigest()[:40]
+
+
+def _hashable(value: Any, pickled: Any = None) -> bytes | None:
+    """Bytes that stand for ``value``: JSON when it keeps values apart (not for ``{1: x}``,
+    ``(1, 2)``), else ``pickled`` (default ``value``) pickled; None when neither works."""
+    if is_plain_json(value):
+        return json.dumps(value, sort_keys=True, separators=(",", ":")).encode()
+    try:
+        return pickle.dumps(value if pickled is None else pickled, protocol=4)
+    except Exception:
+        return None
+
+
+def _inputs_of(spec: StepSpec, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The step's arguments by parameter name, defaults included, ``ctx`` left out."""
+    signature = inspect.signature(spec.fn)
+    if spec.wants_ctx:
+        args, kwargs = _with_ctx(spec.fn, args, kwargs, None)  # type: ignore[arg-type]
+    bound = signature.bind_partial(*args, **kwargs)
+    bound.apply_defaults()
+    return {name: value for name, value in bound.arguments.items() if name != "ctx"}
+
+
+def _key_failed(spec: StepSpec, error: Exception) -> BodyResult:
+    """A cache key function that raised: the step fails without running its body."""
+    text = (f"the cache key function of {spec.kind} '{spec.name}' raised "
+            f"{describe(error)}; the {spec.kind} did not run")
+    return BodyResult(ok=False, error=error, error_text=text, retryable=False,
+                      traceback="".join(traceback.format_exception(error)))
 
 
 def run_step(
@@ -106,7 +144,12 @@ def run_step(
         return settle(session, spec, StepStatus.CANCELED, reason="the run was canceled",
                       seq=seq)
     options = spec.options
-    ckey = cache_key(spec, args, kwargs) if options.cache is not None else None
+    ckey, key_failed = None, None
+    if options.cache is not None:
+        try:
+            ckey = cache_key(spec, args, kwargs)
+        except Exception as error:  # the user's key function: fails the step, not the run
+            key_failed = _key_failed(spec, error)
     if ckey is not None:
         not_before = (time.time() - options.cache.expires_after  # type: ignore[union-attr]
                       if options.cache.expires_after is not None else None)  # type: ignore[union-attr]
@@ -184,7 +227,7 @@ def run_step(
                     params=session.params, fallback_inputs=fallback_inputs,
                     partition_key=spec.partition_key, partition_window=spec.partition_window,
                     **session.logical_context()))
-            last = _run_body(session, key, attempt, BodyCall(
+            last = key_failed or _run_body(session, key, attempt, BodyCall(
                 fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
                 timeout=options.timeout, log_limit=session.log_limit,
                 log_sink=session.log_sink(key, attempt)), quarantined=isolated, start=start)
