@@ -53,12 +53,13 @@ def runs(
 ) -> None:
     """List runs, newest first (or the queue, with --queued)."""
     from legato.cli.render import make_console, print_json, queue_table, runs_table
-    from legato.settings import load_settings
-    from legato.store.sql_store import SqlStore
+    from legato.quick_settings import read_settings
+    from legato.store.reader import open_reader
 
-    settings = load_settings()
+    settings = read_settings()
     if queued:
         from legato.store.queue import queued_runs
+        from legato.store.sql_store import SqlStore
 
         with SqlStore(settings.store_url, durability=settings.durability) as store:
             waiting = queued_runs(store, limit=limit)
@@ -72,7 +73,7 @@ def runs(
             make_console().print(queue_table(waiting))
         return
     not_before = parse_since(since) if since is not None else None
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
+    with open_reader(settings.store_url, durability=settings.durability) as store:
         found = store.list_runs(status=status.value if status else None, target=target,
                                 since=not_before, limit=limit)
     if json:
