@@ -146,8 +146,9 @@ def command_times(commands: dict[str, list[str]], times: int, listing: str, *,
                                   stderr=subprocess.PIPE, text=True, timeout=600, check=False)
             walls[name].append(time.perf_counter() - start)
             if done.returncode != 0:
+                said = " ".join(done.stderr.split())[-300:]
                 return Outcome(0.0, False, detail=f"`{' '.join(argv)}` exited "
-                               f"{done.returncode}: {done.stderr[-300:]}")
+                               f"{done.returncode}: {said}")
     medians = {name: statistics.median(values) for name, values in walls.items()}
     detail = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in medians.items())
     return Outcome(medians[listing], True, len(commands), f"medians of {times}: {detail}",
