@@ -201,6 +201,7 @@ class Bench:
         }
         if self.args.update:  # run these workloads again, keep the others' figures
             result = json.loads((Path(self.args.out) / "latest.json").read_text())
+            result["descriptions"] = {w: WORKLOADS[w] for w in WORKLOADS}  # new workloads too
             result["runs"] = [r for r in result["runs"] if r["workload"] not in workloads]
             result.setdefault("reruns", []).append({**conditions, "workloads": workloads})
         self.prepare(contenders)
