@@ -37,6 +37,7 @@ METRICS = {
     "wide-graph": Metric("s", False, 1.0),
     "import": Metric("ms", False, 150),
     "throughput": Metric("steps/s", True, 3000),
+    "cli": Metric("s", False, 0.3),
 }
 
 

@@ -29,6 +29,7 @@ from peers import BENCH_DIR, LEGATO, LEGATO_PG, PEERS, POSTGRES_URL, ROOT, Peer
 from report import METRICS, markdown, summarize
 from workloads.common import (
     CHAIN_STEPS,
+    CLI_TIMINGS,
     FANOUT_STEPS,
     SLEEP_STEPS,
     THROUGHPUT_SECONDS,
@@ -37,11 +38,11 @@ from workloads.common import (
 )
 
 FULL_N = {"chain": CHAIN_STEPS, "fanout": FANOUT_STEPS, "sleep-chain": SLEEP_STEPS,
-          "wide-graph": WIDE_ASSETS}
-QUICK_N = {"chain": 100, "fanout": 100, "sleep-chain": 10, "wide-graph": 1000}
+          "wide-graph": WIDE_ASSETS, "cli": CLI_TIMINGS}
+QUICK_N = {"chain": 100, "fanout": 100, "sleep-chain": 10, "wide-graph": 1000, "cli": 1}
 QUICK_SECONDS = 1.0
 TIME_LIMIT_S = {"chain": 600, "fanout": 600, "sleep-chain": 300, "retry": 300,
-                "wide-graph": 600, "import": 120}
+                "wide-graph": 600, "import": 120, "cli": 900}
 POSTGRES_WORKLOADS = {"chain", "fanout", "throughput"}
 ALL = [LEGATO, LEGATO_PG, *PEERS]
 
@@ -200,6 +201,7 @@ class Bench:
         }
         if self.args.update:  # run these workloads again, keep the others' figures
             result = json.loads((Path(self.args.out) / "latest.json").read_text())
+            result["descriptions"] = {w: WORKLOADS[w] for w in WORKLOADS}  # new workloads too
             result["runs"] = [r for r in result["runs"] if r["workload"] not in workloads]
             result.setdefault("reruns", []).append({**conditions, "workloads": workloads})
         self.prepare(contenders)

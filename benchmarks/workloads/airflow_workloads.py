@@ -9,8 +9,10 @@ Runs in .bench/airflow's interpreter.
 """
 
 import os
+import sys
 import time
 from datetime import timedelta
+from pathlib import Path
 
 from airflow.sdk import DAG, dag, get_current_context, task
 from common import (
@@ -19,6 +21,7 @@ from common import (
     THROUGHPUT_BATCH,
     Args,
     Outcome,
+    command_times,
     main,
     throughput_loop,
     timed,
@@ -210,6 +213,16 @@ def run_throughput(args: Args) -> Outcome:
     return throughput_loop(args.seconds, batch)
 
 
+def run_cli(args: Args) -> Outcome:
+    """`airflow` as a local user types it, on AIRFLOW_HOME's metadata database (migrated by
+    the harness), after one DAG run: its DAG listing is its nearest to a run listing."""
+    use_dags("retrying:0")[0].test()
+    airflow = str(Path(sys.executable).with_name("airflow"))
+    return command_times({"--help": [airflow, "--help"],
+                          "dags list": [airflow, "dags", "list"]},
+                         args.n, "dags list", cwd=args.state)
+
+
 if __name__ != "__main__":  # parsed from the DAGs folder by dag.test()
     globals().update(define_dags(os.environ.get(DAGS_VARIABLE, "")))
 else:
@@ -220,4 +233,5 @@ else:
         "retry": run_retry,
         "wide-graph": run_wide_graph,
         "throughput": run_throughput,
+        "cli": run_cli,
     }))

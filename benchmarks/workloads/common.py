@@ -16,6 +16,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
+import subprocess
 import sys
 import time
 import traceback
@@ -34,6 +37,7 @@ WIDE_ASSETS = 10_000
 WIDE_LAYER = 100  # the wide graph: layers of 100 assets, each needing 2 of the layer above
 THROUGHPUT_SECONDS = 30.0
 THROUGHPUT_BATCH = 100  # throughput: runs of 100 fanned-out no-op steps, back to back
+CLI_TIMINGS = 5  # cli: each command timed this many times as a whole process (median)
 
 WORKLOADS = {
     "chain": "N no-op steps in sequence, step i returns the previous value + 1; "
@@ -49,6 +53,10 @@ WORKLOADS = {
     "import": "import the package as a user's pipeline file does",
     "throughput": "runs of 100 fanned-out no-op steps back to back for 30 s with durable "
     "state; measured: completed steps per second",
+    "cli": "the command line as whole processes, on a local project holding a few runs "
+    "(N: timings per command, interleaved); measured: the median of the run listing "
+    "(legato runs, prefect flow-run ls, dagster run list, airflow dags list); the other "
+    "commands' medians are in the detail",
 }
 
 
@@ -121,6 +129,30 @@ def throughput_loop(seconds: float, run_batch: Callable[[int], bool]) -> Outcome
     return Outcome(elapsed, failed == 0 and runs > 0, steps,
                    f"{runs} runs of {THROUGHPUT_BATCH} steps, {failed} failed; "
                    f"{steps / elapsed:.0f} steps/s", {"steps_per_s": steps / elapsed})
+
+
+def command_times(commands: dict[str, list[str]], times: int, listing: str, *,
+                  cwd: Path, env: dict[str, str] | None = None) -> Outcome:
+    """Run each command ``times`` times, interleaved, as whole processes; the median wall
+    time of each, the one of ``listing`` as the measured seconds. Any command that fails
+    fails the workload."""
+    walls: dict[str, list[float]] = {name: [] for name in commands}
+    environment = {**os.environ, **(env or {})}
+    mark_started()
+    for _ in range(times):
+        for name, argv in commands.items():
+            start = time.perf_counter()
+            done = subprocess.run(argv, cwd=cwd, env=environment, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True, timeout=600, check=False)
+            walls[name].append(time.perf_counter() - start)
+            if done.returncode != 0:
+                said = " ".join(done.stderr.split())[-300:]
+                return Outcome(0.0, False, detail=f"`{' '.join(argv)}` exited "
+                               f"{done.returncode}: {said}")
+    medians = {name: statistics.median(values) for name, values in walls.items()}
+    detail = ", ".join(f"{name} {seconds:.3f} s" for name, seconds in medians.items())
+    return Outcome(medians[listing], True, len(commands), f"medians of {times}: {detail}",
+                   {"medians_s": medians})
 
 
 def timed(call: Callable[[], Any]) -> tuple[float, Any]:

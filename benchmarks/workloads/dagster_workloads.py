@@ -8,7 +8,9 @@ Runs in .bench/dagster's interpreter.
 """
 
 
+import sys
 import time
+from pathlib import Path
 
 import dagster as dg
 from common import (
@@ -16,6 +18,7 @@ from common import (
     SLEEP_SECONDS,
     Args,
     Outcome,
+    command_times,
     main,
     throughput_loop,
     timed,
@@ -181,6 +184,17 @@ def run_throughput(args: Args) -> Outcome:
         return throughput_loop(args.seconds, batch)
 
 
+def run_cli(args: Args) -> Outcome:
+    """`dagster` as a local user types it, on DAGSTER_HOME's instance, after one run."""
+    with instance() as store:
+        retrying.execute_in_process(
+            run_config={"ops": {"flaky": {"config": {"failures": 0}}}}, instance=store)
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    return command_times({"--help": [dagster, "--help"],
+                          "run list": [dagster, "run", "list"]},
+                         args.n, "run list", cwd=args.state)
+
+
 if __name__ == "__main__":
     raise SystemExit(main({
         "chain": run_chain,
@@ -189,4 +203,5 @@ if __name__ == "__main__":
         "retry": run_retry,
         "wide-graph": run_wide_graph,
         "throughput": run_throughput,
+        "cli": run_cli,
     }))

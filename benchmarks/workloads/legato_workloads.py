@@ -7,13 +7,16 @@ default settings (threads executor, SQLite store in ``home``, ``durability=norma
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 from common import (
     RETRY_FAILURES,
     SLEEP_SECONDS,
     Args,
     Outcome,
+    command_times,
     main,
     throughput_loop,
     timed,
@@ -153,6 +156,41 @@ def run_throughput(args: Args) -> Outcome:
     return throughput_loop(args.seconds, batch)
 
 
+CLI_FLOW = """\
+import legato as lg
+
+
+@lg.task
+def hello() -> str:
+    return "hello"
+
+
+@lg.flow
+def greet() -> str:
+    return hello()
+"""
+
+
+def run_cli(args: Args) -> Outcome:
+    """`legato` as a user types it, with LEGATO_HOME in the state folder: a one-step flow
+    run once first (creating the store), then the commands, timed."""
+    legato = str(Path(sys.executable).with_name("legato"))
+    args.state.mkdir(parents=True, exist_ok=True)
+    (args.state / "cli_flow.py").write_text(CLI_FLOW)
+    env = {"LEGATO_HOME": str(args.state / "home")}
+    first = command_times({"run": [legato, "run", "cli_flow.py", "greet"]}, 1, "run",
+                          cwd=args.state, env=env)
+    if not first.verified:
+        return first
+    return command_times({
+        "--help": [legato, "--help"],
+        "runs": [legato, "runs"],
+        "show last": [legato, "show", "last"],
+        "assets": [legato, "assets"],
+        "run (one step)": [legato, "run", "cli_flow.py", "greet"],
+    }, args.n, "runs", cwd=args.state, env=env)
+
+
 if __name__ == "__main__":
     raise SystemExit(main({
         "chain": run_chain,
@@ -161,4 +199,5 @@ if __name__ == "__main__":
         "retry": run_retry,
         "wide-graph": run_wide_graph,
         "throughput": run_throughput,
+        "cli": run_cli,
     }))

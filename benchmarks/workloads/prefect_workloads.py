@@ -7,13 +7,16 @@ Runs in .bench/prefect's interpreter.
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 from common import (
     RETRY_FAILURES,
     SLEEP_SECONDS,
     Args,
     Outcome,
+    command_times,
     main,
     throughput_loop,
     timed,
@@ -115,6 +118,16 @@ def run_throughput(args: Args) -> Outcome:
     return throughput_loop(args.seconds, lambda n: fanout(n) == n * (n - 1))
 
 
+def run_cli(args: Args) -> Outcome:
+    """`prefect` as a local user types it (no server configured: each command starts the
+    ephemeral server on PREFECT_HOME's SQLite database), after one flow run."""
+    retrying(0)
+    prefect = str(Path(sys.executable).with_name("prefect"))
+    return command_times({"--help": [prefect, "--help"],
+                          "flow-run ls": [prefect, "flow-run", "ls"]},
+                         args.n, "flow-run ls", cwd=args.state)
+
+
 if __name__ == "__main__":
     raise SystemExit(main({
         "chain": run_chain,
@@ -122,4 +135,5 @@ if __name__ == "__main__":
         "sleep-chain": run_sleep_chain,
         "retry": run_retry,
         "throughput": run_throughput,
+        "cli": run_cli,
     }))

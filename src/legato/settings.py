@@ -25,17 +25,9 @@ from pydantic_settings import (
 )
 
 from legato.errors import SettingsError
+from legato.quick_settings import find_project_root
 
 ExecutorName = Literal["inline", "threads", "processes"]
-
-
-def find_project_root(start: Path | None = None) -> Path:
-    """The nearest folder upwards holding a pyproject.toml, else the current folder."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / "pyproject.toml").is_file():
-            return folder
-    return here
 
 
 class Settings(BaseSettings):

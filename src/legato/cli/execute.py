@@ -52,10 +52,10 @@ def execute(settings: Settings, start: Callable[[Runner], RunResult]) -> ExitCod
 
 
 def _summarize(settings: Settings, result: RunResult) -> None:
-    from legato.store.sql_store import SqlStore
+    from legato.store.reader import open_reader
 
     console = make_console()
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
+    with open_reader(settings.store_url, durability=settings.durability) as store:
         run = store.get_run(result.run_id)
         steps = store.get_steps(result.run_id)
     if steps:

@@ -18,7 +18,7 @@ from legato.errors import DefinitionError
 
 if TYPE_CHECKING:
     from legato.definitions.definitions import Definitions
-    from legato.settings import Settings
+    from legato.quick_settings import StoreSettings
 
 HOW_TO_NAME = (
     "name a file (legato {command} pipelines.py ...), a module (-m pkg.pipelines), or set "
@@ -39,7 +39,7 @@ def split_file(first: str | None, rest: Sequence[str] | None = ()) -> tuple[str 
 
 
 def definitions_target(file: str | None, module: str | None,
-                       settings: Settings) -> str | None:
+                       settings: StoreSettings) -> str | None:
     """The file or module to load, by the rule above; None when nothing names one."""
     if file is not None and module is not None:
         raise CommandLineError(f"both a file ({file}) and a module ({module}) were given",
@@ -57,7 +57,7 @@ def definitions_target(file: str | None, module: str | None,
     return configured
 
 
-def load_project(file: str | None, module: str | None, settings: Settings,
+def load_project(file: str | None, module: str | None, settings: StoreSettings,
                  command: str) -> Definitions:
     """The project's definitions, or a ``DefinitionError`` that says how to name them."""
     target = definitions_target(file, module, settings)

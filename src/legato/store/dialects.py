@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.pool import NullPool
 
 from legato.errors import StoreError
+from legato.store.sqlite_files import (
+    connect_sqlite_read_only,
+    describe_store_error,
+    is_read_only_file,
+)
 
 BUSY_TIMEOUT_S = 60.0
 T = TypeVar("T")
@@ -38,18 +42,7 @@ def is_read_only_sqlite(url: str) -> bool:
     folder of another user's): it can be read, never written or migrated. SQLite cannot
     open a WAL database there in its usual mode (it needs to create the ``-shm`` file)."""
     path = sqlite_path(url)
-    return (path is not None and path.is_file() and path.stat().st_size > 0
-            and not os.access(path.parent, os.W_OK))
-
-
-def connect_sqlite_read_only(path: Path) -> sqlite3.Connection:
-    """A connection that only reads ``path``, in a folder nobody writes (``immutable``:
-    SQLite then needs no lock and no ``-shm`` file). If a ``-wal`` file holds commits not
-    yet copied into the database, it is read too (``mode=ro``, which needs its ``-shm``)."""
-    wal = path.with_name(path.name + "-wal")
-    mode = "mode=ro" if wal.exists() and wal.stat().st_size > 0 else "immutable=1"
-    return sqlite3.connect(f"{path.resolve().as_uri()}?{mode}", uri=True,
-                           check_same_thread=False)
+    return path is not None and is_read_only_file(path)
 
 
 def create_store_engine(url: str, *, durability: str, read_only: bool = False) -> Engine:
@@ -131,7 +124,11 @@ def compiled_once(build: Callable[[Any], T], store: Any) -> T:
 
 def insert_for(dialect_name: str) -> Callable[..., Any]:
     """The INSERT construct that supports ON CONFLICT on this dialect."""
-    return sqlite.insert if dialect_name == "sqlite" else postgresql.insert
+    if dialect_name == "sqlite":
+        return sqlite.insert
+    from sqlalchemy.dialects import postgresql  # loaded only for PostgreSQL stores
+
+    return postgresql.insert
 
 
 def begin_write(connection: Any, dialect_name: str) -> None:
@@ -176,33 +173,4 @@ def describe_db_error(error: BaseException, url: str) -> StoreError:
     """Turn a driver error into a message that names the store and the fix."""
     message = str(getattr(error, "orig", None) or error)
     where = sqlite_path(url) or make_url(url).render_as_string(hide_password=True)
-    lowered = message.lower()
-    if "readonly" in lowered or "read-only" in lowered or "unable to open" in lowered:
-        return StoreError(
-            f"cannot write the legato store at {where}: {message}",
-            hint="make the folder and the files in it writable, or point LEGATO_HOME / "
-            "LEGATO_DATABASE_URL somewhere writable",
-        )
-    if "disk is full" in lowered or "no space" in lowered or "database or disk is full" in lowered:
-        return StoreError(
-            f"the legato store at {where} is full: {message}",
-            hint="free some disk space; nothing already committed was lost",
-        )
-    if "disk i/o error" in lowered:  # SQLite's word for a write refused by the file system
-        return StoreError(
-            f"cannot write the legato store at {where}: {message}",
-            hint="the disk may be full, over a quota or failing: free some space or check the "
-            "device; nothing already committed was lost",
-        )
-    if "file is not a database" in lowered or "malformed" in lowered:
-        return StoreError(
-            f"the file at {where} is not a legato store, or it is damaged: {message}",
-            hint="point LEGATO_HOME / LEGATO_DATABASE_URL at the store, or move this file "
-            "away (sqlite3's .recover command may save the rows of a damaged store)",
-        )
-    if "connection" in lowered and "refused" in lowered:
-        return StoreError(
-            f"cannot connect to the store at {where}: {message}",
-            hint="is the database server running and LEGATO_DATABASE_URL right?",
-        )
-    return StoreError(f"store error at {where}: {message}")
+    return describe_store_error(message, where)

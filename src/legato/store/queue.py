@@ -211,7 +211,7 @@ def _candidates(cursor: Any, q: _QueueSql, n: int) -> list[dict[str, Any]]:
 
 
 def _record(row: dict[str, Any]) -> RunRecord:
-    from legato.store.sql_store import run_record  # sql_store imports this module
+    from legato.store.records import run_record
 
     return run_record(row)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -160,3 +162,43 @@ class MaterializationRecord:
     row_count: int | None
     columns: dict[str, str] | None
     partition_key: str | None = None
+
+
+# -- from rows: the same for SQLAlchemy's rows and the plain driver's (store/reader.py) ----
+
+
+def run_record(m: Mapping[str, Any]) -> RunRecord:
+    """A run's record from its row."""
+    return RunRecord(
+        run_id=m["run_id"], kind=m["kind"], target=m["target"], status=RunStatus(m["status"]),
+        params=json.loads(m["params"]), tags=json.loads(m["tags"]), source=m["source"],
+        created_at=m["created_at"], ended_at=m["ended_at"], error=m["error"],
+        lease_owner=m["lease_owner"], lease_token=m["lease_token"],
+        lease_expires_at=m["lease_expires_at"], idempotency_key=m["idempotency_key"],
+        output_value_id=m["output_value_id"], priority=m["priority"],
+        partition_key=m["partition_key"], trigger_key=m["trigger_key"],
+        backfill_id=m["backfill_id"], started_at=m["started_at"],
+    )
+
+
+def step_record(m: Mapping[str, Any]) -> StepRecord:
+    """A step's record from its row."""
+    return StepRecord(
+        run_id=m["run_id"], step_key=m["step_key"], name=m["name"], kind=m["kind"],
+        seq=m["seq"], status=StepStatus(m["status"]), attempts=m["attempts"],
+        started_at=m["started_at"], ended_at=m["ended_at"], error=m["error"],
+        traceback=m["traceback"], reason=m["reason"], value_id=m["value_id"],
+        cache_key=m["cache_key"], upstream=json.loads(m["upstream"]), tags=json.loads(m["tags"]),
+    )
+
+
+def materialization_record(m: Mapping[str, Any]) -> MaterializationRecord:
+    """A materialization's record from its row."""
+    return MaterializationRecord(
+        materialization_id=m["materialization_id"], asset_key=m["asset_key"],
+        run_id=m["run_id"], step_key=m["step_key"], created_at=m["created_at"],
+        code_version=m["code_version"], data_version=m["data_version"], value_id=m["value_id"],
+        upstream=json.loads(m["upstream"]), row_count=m["row_count"],
+        columns=json.loads(m["columns"]) if m["columns"] else None,
+        partition_key=m["partition_key"],
+    )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,10 @@ from legato.store import schema
 from legato.store.dialects import (
     compile_dialect,
     configure_sqlite,
-    connect_sqlite_read_only,
     create_store_engine,
     describe_db_error,
     is_read_only_sqlite,
+    is_sqlite,
     migration_lock,
     sqlite_path,
 )
@@ -40,14 +40,22 @@ from legato.store.records import (
     StepRecord,
     StepStatus,
     StoredValue,
+    materialization_record,
+    run_record,
+    step_record,
 )
+from legato.store.sqlite_files import connect_sqlite_read_only
 from legato.store.writer import StoreWriter
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _driver_errors() -> tuple[type[BaseException], ...]:
+def _driver_errors(url: str) -> tuple[type[BaseException], ...]:
+    """The errors of the drivers a store at ``url`` uses: psycopg's only off SQLite (where
+    importing it would cost a tenth of a second for nothing)."""
     errors: list[type[BaseException]] = [sqlite3.Error, SQLAlchemyError]
+    if is_sqlite(url):
+        return tuple(errors)
     try:
         import psycopg
 
@@ -63,7 +71,7 @@ class SqlStore:
     def __init__(self, url: str, *, durability: str = "normal") -> None:
         self.url = url
         self._pid = os.getpid()
-        self.driver_errors = _driver_errors()
+        self.driver_errors = _driver_errors(url)
         path = sqlite_path(url)
         if path is not None:
             try:
@@ -450,38 +458,9 @@ def _run(row: Row[Any]) -> RunRecord:
     return run_record(dict(row._mapping))
 
 
-def run_record(m: Mapping[str, Any]) -> RunRecord:
-    """A run's record from its row."""
-    return RunRecord(
-        run_id=m["run_id"], kind=m["kind"], target=m["target"], status=RunStatus(m["status"]),
-        params=json.loads(m["params"]), tags=json.loads(m["tags"]), source=m["source"],
-        created_at=m["created_at"], ended_at=m["ended_at"], error=m["error"],
-        lease_owner=m["lease_owner"], lease_token=m["lease_token"],
-        lease_expires_at=m["lease_expires_at"], idempotency_key=m["idempotency_key"],
-        output_value_id=m["output_value_id"], priority=m["priority"],
-        partition_key=m["partition_key"], trigger_key=m["trigger_key"],
-        backfill_id=m["backfill_id"], started_at=m["started_at"],
-    )
-
-
 def _step(row: Row[Any]) -> StepRecord:
-    m = row._mapping
-    return StepRecord(
-        run_id=m["run_id"], step_key=m["step_key"], name=m["name"], kind=m["kind"],
-        seq=m["seq"], status=StepStatus(m["status"]), attempts=m["attempts"],
-        started_at=m["started_at"], ended_at=m["ended_at"], error=m["error"],
-        traceback=m["traceback"], reason=m["reason"], value_id=m["value_id"],
-        cache_key=m["cache_key"], upstream=json.loads(m["upstream"]), tags=json.loads(m["tags"]),
-    )
+    return step_record(dict(row._mapping))
 
 
 def _materialization(row: Row[Any]) -> MaterializationRecord:
-    m = row._mapping
-    return MaterializationRecord(
-        materialization_id=m["materialization_id"], asset_key=m["asset_key"],
-        run_id=m["run_id"], step_key=m["step_key"], created_at=m["created_at"],
-        code_version=m["code_version"], data_version=m["data_version"], value_id=m["value_id"],
-        upstream=json.loads(m["upstream"]), row_count=m["row_count"],
-        columns=json.loads(m["columns"]) if m["columns"] else None,
-        partition_key=m["partition_key"],
-    )
+    return materialization_record(dict(row._mapping))

@@ -29,13 +29,13 @@ def assets(
     from legato.cli.errors import CommandLineError
     from legato.cli.locate import definitions_target, load_project
     from legato.cli.render import assets_table, make_console, print_json
-    from legato.settings import load_settings
-    from legato.store.sql_store import SqlStore
+    from legato.quick_settings import read_settings
+    from legato.store.reader import open_reader
 
     if file is not None and not file.endswith(".py"):
         raise CommandLineError(f"'{file}' is not a definitions file (a .py file)",
                                hint="legato assets [FILE.py] or legato assets -m pkg.module")
-    settings = load_settings()
+    settings = read_settings()
     defined: list[str] | None = None
     described: dict[str, str] = {}
     if definitions_target(file, module, settings) is not None:
@@ -43,7 +43,7 @@ def assets(
         defined = list(defs.graph.sorted(defs.assets))
         described = {key: a.partitions.describe() for key, a in defs.assets.items()
                      if a.partitions is not None}
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
+    with open_reader(settings.store_url, durability=settings.durability) as store:
         latest = store.latest_materializations()
         counts = store.partition_counts()
     keys = defined if defined is not None else sorted(latest)

@@ -29,11 +29,11 @@ def logs(
 
     from legato.cli.render import make_console, print_json
     from legato.definitions.validation import did_you_mean
-    from legato.settings import load_settings
-    from legato.store.sql_store import SqlStore
+    from legato.quick_settings import read_settings
+    from legato.store.reader import open_reader
 
-    settings = load_settings()
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
+    settings = read_settings()
+    with open_reader(settings.store_url, durability=settings.durability) as store:
         record = store.get_run(run)
         if step is not None:
             keys = [s.step_key for s in store.get_steps(record.run_id)]

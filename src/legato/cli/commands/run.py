@@ -72,9 +72,9 @@ def run(
 def _report_duplicate(settings: Any, key: str) -> None:
     """Say so when the key was used before: the run shown is then that run."""
     from legato.cli.render import make_console
-    from legato.store.sql_store import SqlStore
+    from legato.store.reader import open_reader
 
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
+    with open_reader(settings.store_url, durability=settings.durability) as store:
         found = store.find_run_by_idempotency_key(key)
     if found is not None:
         make_console().print(f"idempotency key '{key}' was submitted before: run "

@@ -53,13 +53,14 @@ def runs(
 ) -> None:
     """List runs, newest first (or the queue, with --queued)."""
     from legato.cli.render import make_console, print_json, queue_table, runs_table
-    from legato.settings import load_settings
-    from legato.store.sql_store import SqlStore
+    from legato.quick_settings import read_settings
+    from legato.store.reader import open_reader
 
-    settings = load_settings()
+    settings = read_settings()
     not_before = parse_since(since) if since is not None else None
     if queued:
         from legato.store.queue import queued_runs
+        from legato.store.sql_store import SqlStore
 
         if status is not None and status is not RunStatusChoice.QUEUED:
             raise CommandLineError(
@@ -78,7 +79,7 @@ def runs(
         else:
             make_console().print("the queue is empty: queue a run with legato trigger")
         return
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
+    with open_reader(settings.store_url, durability=settings.durability) as store:
         found = store.list_runs(status=status.value if status else None, target=target,
                                 since=not_before, limit=limit)
     if json:

@@ -12,11 +12,11 @@ def show(run: RunArgument, json: JsonOption = False) -> None:
     duration, and its error (or why it was skipped, cached or fell back).
     """
     from legato.cli.render import make_console, print_json, run_header, steps_table
-    from legato.settings import load_settings
-    from legato.store.sql_store import SqlStore
+    from legato.quick_settings import read_settings
+    from legato.store.reader import open_reader
 
-    settings = load_settings()
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
+    settings = read_settings()
+    with open_reader(settings.store_url, durability=settings.durability) as store:
         record = store.get_run(run)
         steps = store.get_steps(record.run_id)
     if json:
