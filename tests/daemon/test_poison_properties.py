@@ -90,11 +90,6 @@ DEADLINE_S = 150.0
 _examples = itertools.count()
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
 def _supervise(folder: Path, settings: Settings, store: SqlStore, run_ids: list[str]
                ) -> tuple[list[int], list[str]]:
     """Keep ``WORKERS`` workers running (restarting those a step killed) until every run

@@ -8,18 +8,24 @@ of another PID namespace is never judged dead."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
-from worker_kit import queue, spawn_worker, statuses, wait_for, work_until
+from worker_kit import (
+    backend_settings,
+    queue,
+    spawn_worker,
+    statuses,
+    stop_workers,
+    wait_for,
+    work_until,
+)
 
 from legato.daemon.worker import Worker
 from legato.engine.lease import pid_space
-from legato.settings import Settings
 from legato.store.queue import claim
 from legato.store.records import RunStatus, StepStatus
 from legato.store.sql_store import SqlStore
@@ -88,26 +94,7 @@ def race(label: str = "b") -> str:
 '''
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
 
-
-def _settings(project: Path, backend: str, request: pytest.FixtureRequest,
-              **overrides: object) -> Settings:
-    url = None if backend == "sqlite" else str(request.getfixturevalue("postgres_url"))
-    return Settings(home=project / ".legato", database_url=url, **overrides)  # type: ignore[arg-type]
-
-
-def _stop(workers: list[subprocess.Popen[str]]) -> list[tuple[int, str]]:
-    for child in workers:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    ended = []
-    for child in workers:
-        _, err = child.communicate(timeout=60)
-        ended.append((child.returncode, err))
-    return ended
 
 
 def _lines(path: Path) -> list[str]:
@@ -117,7 +104,7 @@ def _lines(path: Path) -> list[str]:
 @pytest.mark.slow
 def test_a_step_that_kills_its_worker_fails_by_itself_after_its_retries(
         project: Path, backend: str, request: pytest.FixtureRequest) -> None:
-    settings = _settings(project, backend, request, lease_ttl=3.0)
+    settings = backend_settings(project, backend, request, lease_ttl=3.0)
     flows = project / "flows.py"
     flows.write_text(POISON)
     with SqlStore(settings.store_url) as store:
@@ -138,7 +125,7 @@ def test_a_step_that_kills_its_worker_fails_by_itself_after_its_retries(
             calm_failures = [e for e in store.get_events(calm) if e.kind == "step_failed"]
             survivor_alive = workers[1].poll() is None
         finally:
-            ended = _stop(workers)
+            ended = stop_workers(workers)
     # the culprit is named, failed after its retries (3 attempts), and its run ended
     assert runs[bad].status == RunStatus.FAILED
     assert (step.step_key, step.status, step.attempts) == ("explode", StepStatus.FAILED, 3)
@@ -162,7 +149,7 @@ def test_a_worker_that_loaded_its_definitions_past_its_lease_runs_no_body(
     """W2 claims the run and spends longer than the lease importing the definitions; W1
     takes the run over and runs the step; W2 must then find its lease gone before the
     body, by the store, not by a clock started when it had finished loading."""
-    settings = _settings(project, backend, request, lease_ttl=2.0)
+    settings = backend_settings(project, backend, request, lease_ttl=2.0)
     flows = project / "flows.py"
     flows.write_text(SLOW_IMPORT)
     with SqlStore(settings.store_url) as store:
@@ -179,7 +166,7 @@ def test_a_worker_that_loaded_its_definitions_past_its_lease_runs_no_body(
             run = store.get_run(run_id)
             events = store.get_events(run_id)
         finally:
-            ended = _stop(workers)
+            ended = stop_workers(workers)
     assert run.status == RunStatus.SUCCEEDED, run.error
     bodies = _lines(project / "bodies.txt")
     assert len(bodies) == 1, bodies
@@ -193,7 +180,7 @@ def test_a_pid_of_another_pid_namespace_waits_for_its_lease_to_expire(
         project: Path, backend: str, request: pytest.FixtureRequest) -> None:
     """Same host name, another PID namespace (a container on host networking): its pid means
     nothing here, even one that names no process. Only the lease's expiry frees the run."""
-    settings = _settings(project, backend, request, lease_ttl=1.5)
+    settings = backend_settings(project, backend, request, lease_ttl=1.5)
     flows = project / "flows.py"
     flows.write_text(POISON)
     namespace, _, boot = pid_space().partition(".")
@@ -214,7 +201,7 @@ def test_a_pid_of_another_pid_namespace_waits_for_its_lease_to_expire(
 
 def test_a_dead_pid_of_this_pid_namespace_is_taken_over_at_once(
         project: Path, backend: str, request: pytest.FixtureRequest) -> None:
-    settings = _settings(project, backend, request, lease_ttl=30.0)
+    settings = backend_settings(project, backend, request, lease_ttl=30.0)
     flows = project / "flows.py"
     flows.write_text(POISON)
     child = subprocess.Popen(["true"])

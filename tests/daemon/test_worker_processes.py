@@ -6,12 +6,12 @@ heartbeat, without running its finished steps again."""
 from __future__ import annotations
 
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 from worker_kit import (
+    backend_settings,
     count_by_status,
     event_counts,
     ledger,
@@ -19,45 +19,22 @@ from worker_kit import (
     settled,
     spawn_worker,
     statuses,
+    stop_workers,
     wait_for,
     work_until,
     write_flows,
 )
 
 from legato.daemon.worker import Worker
-from legato.settings import Settings
 from legato.store.queue import claim
 from legato.store.records import RunStatus
 from legato.store.sql_store import SqlStore
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-def _settings(project: Path, backend: str, request: pytest.FixtureRequest,
-              **overrides: object) -> Settings:
-    url = None if backend == "sqlite" else str(request.getfixturevalue("postgres_url"))
-    return Settings(home=project / ".legato", database_url=url, **overrides)  # type: ignore[arg-type]
-
-
-def _stop(workers: list[subprocess.Popen[str]]) -> list[tuple[int, str]]:
-    """SIGTERM each worker; (exit code, stderr) of each."""
-    for child in workers:
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-    ended = []
-    for child in workers:
-        _, err = child.communicate(timeout=60)
-        ended.append((child.returncode, err))
-    return ended
-
-
 @pytest.mark.slow
 def test_worker_processes_claim_every_run_exactly_once_within_the_limits(
         project: Path, backend: str, request: pytest.FixtureRequest) -> None:
-    settings = _settings(project, backend, request, run_concurrency={"flow:limited": 2})
+    settings = backend_settings(project, backend, request, run_concurrency={"flow:limited": 2})
     flows = write_flows(project)
     noops = 2000 if backend == "postgres" else 300
     with SqlStore(settings.store_url) as store:
@@ -69,7 +46,7 @@ def test_worker_processes_claim_every_run_exactly_once_within_the_limits(
         try:
             wait_for(settled(store), every=0.2)
         finally:
-            ended = _stop(workers)
+            ended = stop_workers(workers)
         runs = statuses(store, ids)
         claims = event_counts(store, "run_claimed")
         counts = count_by_status(store)
@@ -90,7 +67,7 @@ def test_worker_processes_claim_every_run_exactly_once_within_the_limits(
 @pytest.mark.slow
 def test_a_killed_workers_run_is_resumed_by_another_within_the_lease(
         project: Path, backend: str, request: pytest.FixtureRequest) -> None:
-    settings = _settings(project, backend, request, lease_ttl=2.0)
+    settings = backend_settings(project, backend, request, lease_ttl=2.0)
     flows = write_flows(project)
     workers = [spawn_worker(project, settings, "--slots", "2") for _ in range(2)]
     try:
@@ -107,7 +84,7 @@ def test_a_killed_workers_run_is_resumed_by_another_within_the_lease(
             run = store.get_run(run_id)
             events = store.get_events(run_id)
     finally:
-        ended = _stop([w for w in workers if w.returncode is None])
+        ended = stop_workers([w for w in workers if w.returncode is None])
     assert run.status == RunStatus.SUCCEEDED, run.error
     (resumed,) = [e for e in events if e.kind == "run_resumed"]
     assert resumed.at - killed_at < settings.lease_ttl * (1 + 1 / 3)
@@ -121,7 +98,7 @@ def test_a_run_left_by_a_worker_of_another_host_is_resumed_once_its_lease_expire
         project: Path, backend: str, request: pytest.FixtureRequest) -> None:
     """A worker elsewhere claimed the run and vanished: no process check can tell, only the
     lease's expiry frees the run."""
-    settings = _settings(project, backend, request, lease_ttl=1.5)
+    settings = backend_settings(project, backend, request, lease_ttl=1.5)
     flows = write_flows(project)
     with SqlStore(settings.store_url) as store:
         (run_id,) = queue(store, flows, "noop", [{"x": 7}])

@@ -4,6 +4,7 @@ this process or as ``legato worker`` processes, and what the store says about th
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -170,6 +171,26 @@ def spawn_worker(project: Path, settings: Settings, *args: str,
     return subprocess.Popen(
         [sys.executable, "-m", "legato.cli.main", "worker", *args], cwd=project, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def backend_settings(project: Path, backend: str, request: Any,
+                     **overrides: Any) -> Settings:
+    """Settings of a project on ``backend`` (``sqlite``, or ``postgres``: the test's own
+    PostgreSQL schema, from the ``postgres_url`` fixture)."""
+    url = None if backend == "sqlite" else str(request.getfixturevalue("postgres_url"))
+    return Settings(home=project / ".legato", database_url=url, **overrides)
+
+
+def stop_workers(workers: list[subprocess.Popen[str]]) -> list[tuple[int, str]]:
+    """SIGTERM each worker still running; (exit code, stderr) of each."""
+    for child in workers:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    ended = []
+    for child in workers:
+        _, err = child.communicate(timeout=60)
+        ended.append((child.returncode, err))
+    return ended
 
 
 def ledger(project: Path) -> list[tuple[str, int, float]]:
