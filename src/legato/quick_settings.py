@@ -33,6 +33,16 @@ def find_project_root(start: Path | None = None) -> Path:
     return here
 
 
+def resolve_home(root: Path, home: Path) -> Path:
+    """The ``home`` setting as a folder: relative to the project's root unless absolute."""
+    return home if home.is_absolute() else root / home
+
+
+def resolve_store_url(database_url: str | None, home: Path) -> str:
+    """The store's URL: ``database_url``, else the embedded SQLite file in ``home``."""
+    return database_url or f"sqlite:///{home / 'legato.db'}"
+
+
 class StoreSettings(Protocol):
     """What a listing command reads of the settings; ``Settings`` has it too."""
 
@@ -61,11 +71,11 @@ class QuickSettings:
 
     @property
     def home_dir(self) -> Path:
-        return self.home if self.home.is_absolute() else self.root / self.home
+        return resolve_home(self.root, self.home)
 
     @property
     def store_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.home_dir / 'legato.db'}"
+        return resolve_store_url(self.database_url, self.home_dir)
 
 
 def quick_settings(environ: dict[str, str] | None = None) -> QuickSettings | None:

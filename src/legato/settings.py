@@ -25,7 +25,7 @@ from pydantic_settings import (
 )
 
 from legato.errors import SettingsError
-from legato.quick_settings import find_project_root
+from legato.quick_settings import find_project_root, resolve_home, resolve_store_url
 
 ExecutorName = Literal["inline", "threads", "processes"]
 
@@ -158,11 +158,11 @@ class Settings(BaseSettings):
 
     @property
     def home_dir(self) -> Path:
-        return self.home if self.home.is_absolute() else self.root / self.home
+        return resolve_home(self.root, self.home)
 
     @property
     def store_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.home_dir / 'legato.db'}"
+        return resolve_store_url(self.database_url, self.home_dir)
 
     @property
     def value_dir(self) -> Path:
