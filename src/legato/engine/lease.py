@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from legato.errors import IllegalTransition, LeaseLost, StoreError
+from legato.pids import pid_exists
 from legato.store.records import Event, Lease, RunRecord, RunStatus
 from legato.store.sql_store import SqlStore
 
@@ -93,24 +94,7 @@ def owner_is_dead(owner: str | None) -> bool:
     host, pid, space = found
     if host != socket.gethostname() or space == "?" or space != pid_space():
         return False
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False  # it exists, as another user
-    return _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    """A process that died but was not reaped yet (its parent did not wait for it)."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return handle.read().rpartition(")")[2].split()[0] == "Z"
-    except (OSError, IndexError):
-        return False
+    return not pid_exists(pid)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from legato import faults
 from legato.errors import ValueStoreError
+from legato.pids import pid_exists
 from legato.store.records import StoredValue
 from legato.values.frames import describe_frame, frame_kind, read_parquet, write_parquet
 
@@ -218,7 +219,7 @@ class ValueStore:
                 pid = int(path.name[:-len(".tmp")].rsplit(".", 1)[1])
             except (OSError, ValueError, IndexError):
                 continue
-            if age >= ABANDONED_TMP_S or (age >= STALE_TMP_S and not _alive(pid)):
+            if age >= ABANDONED_TMP_S or (age >= STALE_TMP_S and not pid_exists(pid)):
                 with contextlib.suppress(OSError):
                     path.unlink()
                     removed.append(path)
@@ -300,18 +301,6 @@ def _link_new(tmp: Path, path: Path) -> Path:
             return candidate
     tmp.unlink()
     return candidate
-
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # EPERM: it exists, as another user
-        return True
-    return True
 
 
 def _fsync(path: Path) -> None:
