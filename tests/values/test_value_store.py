@@ -280,6 +280,17 @@ def test_a_missing_file(store: ValueStore, fmt: str) -> None:
     assert "run the step again" in (gone.value.hint or "")
 
 
+def test_a_value_written_on_another_machine(store: ValueStore, tmp_path: Path) -> None:
+    """A worker on another host reads a record whose file lives on the writer's disk: the
+    error says so and names the setting, instead of 'run the step again' alone."""
+    stored, _ = store.put("run/step", b"x" * 10_000)
+    elsewhere = dataclasses.replace(stored, uri=str(tmp_path / "other-host" / "run" / "step"))
+    with pytest.raises(ValueStoreError, match="its folder does not exist on this machine") as gone:
+        store.get(elsewhere)
+    assert "LEGATO_VALUES_DIR" in (gone.value.hint or "")
+    assert "several hosts" in (gone.value.hint or "")
+
+
 def test_a_record_without_data(store: ValueStore) -> None:
     record = StoredValue(value_id="r/s", format="json", type="builtins.dict", inline=None,
                          uri=None, size=0, digest="", created_at=0.0)

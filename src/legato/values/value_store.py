@@ -151,10 +151,7 @@ class ValueStore:
                 data = path.read_bytes()
                 digest = hashlib.sha256(data).hexdigest()
         except FileNotFoundError:
-            raise ValueStoreError(
-                f"the file of value {stored.value_id} is missing: {path}",
-                hint="it was deleted from the value store; run the step again",
-            ) from None
+            raise self._missing(stored, path) from None
         except OSError as error:
             raise ValueStoreError(
                 f"cannot read value {stored.value_id} from {path}: {error.strerror or error}"
@@ -268,6 +265,23 @@ class ValueStore:
                 "Python objects that Parquet cannot store, convert them or use io='pickle'",
             ) from error
         return path
+
+    def _missing(self, stored: StoredValue, path: Path) -> ValueStoreError:
+        """Values are files on the disk of the process that wrote them: when even the
+        run's folder is absent here, the value most likely came from another machine."""
+        if not path.parent.exists():
+            return ValueStoreError(
+                f"the file of value {stored.value_id} is missing: {path} (its folder "
+                "does not exist on this machine)",
+                hint="values are files on the writing machine's disk: if workers run on "
+                "several hosts, put the value folder on a filesystem they all mount and "
+                "point LEGATO_VALUES_DIR at it (docs/serving.md); otherwise the folder was "
+                "deleted, and running the step again writes the value anew",
+            )
+        return ValueStoreError(
+            f"the file of value {stored.value_id} is missing: {path}",
+            hint="it was deleted from the value store; run the step again",
+        )
 
     def _os_error(self, path: Path, error: OSError) -> ValueStoreError:
         return ValueStoreError(
