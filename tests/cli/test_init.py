@@ -78,3 +78,23 @@ def test_init_where_a_file_is_in_the_way(cli: Cli, project: Path) -> None:
     result = cli("init", "taken")
     assert result.exit_code == 2
     assert "error: " in result.stderr
+
+
+def test_the_scaffold_asks_for_legato_from_where_it_was_installed(cli: Cli,
+                                                                   project: Path) -> None:
+    """legato is not on PyPI yet: ``pip install -e .`` in the new project must resolve the
+    dependency, so the scaffold points at the checkout this legato was installed from."""
+    from importlib import metadata
+
+    result = cli("init", "demo")
+    assert result.exit_code == 0, result.output
+    text = (project / "demo" / "pyproject.toml").read_text()
+    dependencies = tomllib.loads(text)["project"]["dependencies"]
+    origin = json.loads(metadata.distribution("legato").read_text("direct_url.json") or "{}")
+    if origin.get("url", "").startswith("file:"):  # an editable install from a checkout
+        assert dependencies == [f"legato @ {origin['url']}"]
+        assert "# legato from the checkout" in text
+        checkout = Path(origin["url"].removeprefix("file://"))
+        assert (checkout / "pyproject.toml").is_file()  # pip can build it from there
+    else:
+        assert dependencies == ["legato"]
