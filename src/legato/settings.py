@@ -7,6 +7,9 @@ Environment variables win over pyproject.toml, which wins over the defaults::
     max_parallel = 4
     concurrency = { warehouse = 2 }
 
+    [tool.legato.executors.dask]     # an executor's own settings, validated by it
+    address = "tcp://scheduler:8786" # (LEGATO_EXECUTORS__DASK__ADDRESS)
+
 Imported only when a run starts or the CLI needs it: pydantic is not loaded by
 ``import legato``.
 """
@@ -27,7 +30,10 @@ from pydantic_settings import (
 from legato.errors import SettingsError
 from legato.quick_settings import find_project_root, resolve_home, resolve_store_url
 
-ExecutorName = Literal["inline", "threads", "processes"]
+ExecutorName = str
+"""A built-in executor (inline, threads, processes), an installed one (entry point group
+``legato.executors``) or an import path ``package.module:Factory``: checked when a run
+starts (``executors/registry.py``), so that loading settings reads no package metadata."""
 
 
 class Settings(BaseSettings):
@@ -38,6 +44,7 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         pyproject_toml_table_header=("tool", "legato"),
+        env_nested_delimiter="__",
     )
 
     definitions: str | None = Field(
@@ -60,7 +67,15 @@ class Settings(BaseSettings):
     )
     executor: ExecutorName = Field(
         default="threads",
-        description="Where step bodies run: inline (debugging), threads, or processes.",
+        description="Where step bodies run: inline (debugging), threads, processes, an "
+        "installed executor (entry point group legato.executors) or an import path "
+        "package.module:Factory.",
+    )
+    executors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Each executor's own settings, by its name: [tool.legato.executors.dask] "
+        "address = \"...\" or LEGATO_EXECUTORS__DASK__ADDRESS; validated by the executor, "
+        "not here.",
     )
     max_parallel: int = Field(
         default=8, ge=1, le=1024, description="Steps running at once in a run."
@@ -121,6 +136,14 @@ class Settings(BaseSettings):
         description="Store values that are neither JSON nor dataframes with pickle (trusted "
         "local use only).",
     )
+
+    @field_validator("executor")
+    @classmethod
+    def _executor_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name an executor: inline, threads, processes, an installed "
+                             "one or package.module:Factory")
+        return value.strip()
 
     @field_validator("log_level")
     @classmethod
