@@ -143,7 +143,8 @@ class Settings(BaseSettings):
         if not value.strip():
             raise ValueError("name an executor: inline, threads, processes, an installed "
                              "one or package.module:Factory")
-        return value.strip()
+        name = value.strip()
+        return name.lower() if name.lower() in ("inline", "threads", "processes") else name
 
     @field_validator("log_level")
     @classmethod

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.executors.plugin_kit import install_plugin
 
 import legato as lg
 from legato.daemon.loops import LoopContext, LoopFailure, LoopSupervisor, installed_loops
 from legato.daemon.serve import Server
-from tests.executors.plugin_kit import install_plugin
 
 PROJECT = '''
 import legato as lg
