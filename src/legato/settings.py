@@ -32,8 +32,10 @@ from legato.quick_settings import find_project_root, resolve_home, resolve_store
 
 ExecutorName = str
 """A built-in executor (inline, threads, processes), an installed one (entry point group
-``legato.executors``) or an import path ``package.module:Factory``: checked when a run
-starts (``executors/registry.py``), so that loading settings reads no package metadata."""
+``legato.executors``) or an import path ``package.module:Factory``. A name other than the
+built-in ones is checked against the installed packages when settings load (the built-in
+ones read no package metadata); an import path is loaded when a run starts
+(``executors/registry.py``)."""
 
 
 class Settings(BaseSettings):
@@ -144,7 +146,12 @@ class Settings(BaseSettings):
             raise ValueError("name an executor: inline, threads, processes, an installed "
                              "one or package.module:Factory")
         name = value.strip()
-        return name.lower() if name.lower() in ("inline", "threads", "processes") else name
+        if name.lower() in ("inline", "threads", "processes"):
+            return name.lower()
+        from legato.executors.registry import check_name  # reads the installed packages
+
+        check_name(name)  # an import path is only loaded when a run starts
+        return name
 
     @field_validator("log_level")
     @classmethod

@@ -3,7 +3,9 @@ step's ``executor=`` overriding the run's; and what is said when one cannot be h
 
 from __future__ import annotations
 
+import importlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -122,12 +124,24 @@ def test_an_unknown_step_executor_is_refused_at_definition_with_a_guess() -> Non
     assert "inline, threads, processes" in str(caught.value)
 
 
-def test_an_unknown_run_executor_is_refused_at_run_start_naming_what_exists(
-        plugin: Any, make_settings: Any) -> None:
+def test_an_unknown_run_executor_is_refused_with_the_settings_naming_what_exists(
+        plugin: Any, project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEGATO_EXECUTOR", "countd")
     with pytest.raises(SettingsError) as caught:
-        lg.run(two_places, settings=make_settings(executor="countd"))
+        load_settings()
+    assert "LEGATO_EXECUTOR / [tool.legato] executor" in str(caught.value)
     assert "did you mean 'counted'?" in str(caught.value)
     assert "known: inline, threads, processes, counted" in str(caught.value)
+
+
+def test_an_executor_that_went_away_is_refused_when_the_run_starts(
+        plugin: Any, make_settings: Any) -> None:
+    settings = make_settings(executor="counted")
+    for info in Path(plugin.__file__).parent.glob("*.dist-info"):  # uninstalled meanwhile
+        shutil.rmtree(info)
+    importlib.invalidate_caches()
+    with pytest.raises(SettingsError, match="unknown executor 'counted'"):
+        lg.run(two_places, settings=settings)
 
 
 @pytest.mark.parametrize(("path", "says"), [
@@ -170,10 +184,12 @@ def test_settings_for_an_executor_that_takes_none_are_refused(plugin: Any) -> No
         make_executor(f"{MODULE}:plain", 1, {"plain": {"label": "x"}})
 
 
-def test_executor_settings_come_from_pyproject(project: Path) -> None:
+def test_executor_settings_come_from_pyproject(plugin: Any, project: Path) -> None:
     (project / "pyproject.toml").write_text(
-        '[tool.legato]\nexecutor = "dask"\n\n[tool.legato.executors.dask]\n'
+        '[tool.legato]\nexecutor = "counted"\n\n[tool.legato.executors.counted]\n'
+        'label = "from-pyproject"\n\n[tool.legato.executors.dask]\n'
         'address = "tcp://scheduler:8786"\n')
     settings = load_settings()
-    assert settings.executor == "dask"
-    assert settings.executors == {"dask": {"address": "tcp://scheduler:8786"}}
+    assert settings.executor == "counted"
+    assert settings.executors == {"counted": {"label": "from-pyproject"},
+                                  "dask": {"address": "tcp://scheduler:8786"}}
