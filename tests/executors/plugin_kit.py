@@ -21,6 +21,7 @@ import threading
 
 from pydantic import BaseModel
 
+from legato.executors.base import Capabilities
 from legato.executors.threads import ThreadsExecutor
 
 BODIES = []
@@ -47,6 +48,21 @@ class CountedExecutor(ThreadsExecutor):
     def run_body(self, call):
         BODIES.append((self.label, call.fn.__name__, os.getpid()))
         return super().run_body(call)
+
+
+class FarExecutor(ThreadsExecutor):
+    """Says it runs bodies elsewhere: the engine must submit them, never call run_body."""
+
+    name = "far"
+    capabilities = Capabilities(remote=True, isolates_deaths=True, needs_pickling=True)
+    SUBMITTED = []
+
+    def run_body(self, call):
+        raise AssertionError("the engine waited in run_body on a remote executor")
+
+    def submit_body(self, call):
+        FarExecutor.SUBMITTED.append(call.fn.__name__)
+        return super().submit_body(call)
 
 
 def plain(max_parallel):

@@ -98,6 +98,17 @@ def test_a_step_executor_option_overrides_the_run_default(plugin: Any,
     assert [body[:2] for body in plugin_bodies(plugin)] == [("counted", "counted_asset")]
 
 
+def test_a_remote_executor_s_bodies_are_submitted_and_isolated(
+        plugin: Any, make_settings: Any, read_store: Any) -> None:
+    settings = make_settings(executor=f"{MODULE}:FarExecutor")
+    result = lg.run(where, settings=settings)
+    assert result.ok, result.error
+    assert plugin.FarExecutor.SUBMITTED == ["where"]
+    started = [e for e in read_store(settings).get_events(result.run_id)
+               if e.kind == "step_started"]
+    assert [e.data.get("isolated") for e in started] == [True]  # its death is not ours
+
+
 def test_submit_body_returns_a_future_for_every_built_in_executor() -> None:
     call = BodyCall(fn=pow, args=(2, 10), kwargs={}, is_async=False, timeout=None)
     for executor in (InlineExecutor(), ThreadsExecutor(2)):
