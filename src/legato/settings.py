@@ -7,6 +7,9 @@ Environment variables win over pyproject.toml, which wins over the defaults::
     max_parallel = 4
     concurrency = { warehouse = 2 }
 
+    [tool.legato.executors.dask]     # an executor's own settings, validated by it
+    address = "tcp://scheduler:8786" # (LEGATO_EXECUTORS__DASK__ADDRESS)
+
 Imported only when a run starts or the CLI needs it: pydantic is not loaded by
 ``import legato``.
 """
@@ -27,7 +30,12 @@ from pydantic_settings import (
 from legato.errors import SettingsError
 from legato.quick_settings import find_project_root, resolve_home, resolve_store_url
 
-ExecutorName = Literal["inline", "threads", "processes"]
+ExecutorName = str
+"""A built-in executor (inline, threads, processes), an installed one (entry point group
+``legato.executors``) or an import path ``package.module:Factory``. A name other than the
+built-in ones is checked against the installed packages when settings load (the built-in
+ones read no package metadata); an import path is loaded when a run starts
+(``executors/registry.py``)."""
 
 
 class Settings(BaseSettings):
@@ -38,6 +46,7 @@ class Settings(BaseSettings):
         extra="forbid",
         frozen=True,
         pyproject_toml_table_header=("tool", "legato"),
+        env_nested_delimiter="__",
     )
 
     definitions: str | None = Field(
@@ -60,7 +69,15 @@ class Settings(BaseSettings):
     )
     executor: ExecutorName = Field(
         default="threads",
-        description="Where step bodies run: inline (debugging), threads, or processes.",
+        description="Where step bodies run: inline (debugging), threads, processes, an "
+        "installed executor (entry point group legato.executors) or an import path "
+        "package.module:Factory.",
+    )
+    executors: dict[str, dict[str, Any]] = Field(
+        default_factory=dict,
+        description="Each executor's own settings, by its name: [tool.legato.executors.dask] "
+        "address = \"...\" or LEGATO_EXECUTORS__DASK__ADDRESS; validated by the executor, "
+        "not here.",
     )
     max_parallel: int = Field(
         default=8, ge=1, le=1024, description="Steps running at once in a run."
@@ -121,6 +138,20 @@ class Settings(BaseSettings):
         description="Store values that are neither JSON nor dataframes with pickle (trusted "
         "local use only).",
     )
+
+    @field_validator("executor")
+    @classmethod
+    def _executor_named(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("name an executor: inline, threads, processes, an installed "
+                             "one or package.module:Factory")
+        name = value.strip()
+        if name.lower() in ("inline", "threads", "processes"):
+            return name.lower()
+        from legato.executors.registry import check_name  # reads the installed packages
+
+        check_name(name)  # an import path is only loaded when a run starts
+        return name
 
     @field_validator("log_level")
     @classmethod

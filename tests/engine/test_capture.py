@@ -151,7 +151,7 @@ def test_warnings_outside_steps_reach_stderr_when_logging_is_not_configured() ->
     """As Python does without a handler: a run's own warnings (a write refused because the
     run was taken over, say) are not swallowed by the capture."""
     script = ("import logging\n"
-              "from legato.engine.capture import routing\n"
+              "from legato.capture import routing\n"
               "with routing():\n"
               "    logging.getLogger('legato.x').warning('seen')\n"
               "    logging.getLogger('legato.x').info('not seen')\n")

@@ -17,7 +17,7 @@ import cloudpickle
 import pytest
 
 import legato as lg
-from legato.engine.capture import CHUNK_LINES, Capture
+from legato.capture import CHUNK_LINES, Capture
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -199,7 +199,7 @@ def test_a_million_lines_keep_memory_bounded(tmp_path: Path) -> None:
 
 
 def test_lines_from_a_worker_process_are_handed_over_in_chunks_of_bounded_size() -> None:
-    from legato.engine.capture import CHUNK_BYTES, hand_over
+    from legato.capture import CHUNK_BYTES, hand_over
 
     big = [(0.0, "stdout", logging.INFO, "x" * (CHUNK_BYTES // 2 + 1)) for _ in range(5)]
     chunks: list[list[Any]] = []

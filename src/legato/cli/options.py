@@ -2,17 +2,9 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
-
-
-class ExecutorChoice(StrEnum):
-    INLINE = "inline"
-    THREADS = "threads"
-    PROCESSES = "processes"
-
 
 ModuleOption = Annotated[
     str | None,
@@ -30,10 +22,11 @@ ParamOption = Annotated[
     ),
 ]
 ExecutorOption = Annotated[
-    ExecutorChoice | None,
+    str | None,
     typer.Option(
-        "--executor", "-e", case_sensitive=False,
-        help="Where step bodies run (default: the executor setting, else threads).",
+        "--executor", "-e", metavar="NAME",
+        help="Where step bodies run: inline, threads, processes, an installed executor or "
+        "package.module:Factory (default: the executor setting, else threads).",
     ),
 ]
 MaxParallelOption = Annotated[

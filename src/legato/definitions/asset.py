@@ -96,6 +96,7 @@ def asset(
     owner: str | None = None,
     code_version: str | None = None,
     io: str = "auto",
+    executor: str | None = None,
     partitions: Partitions | None = None,
     partition_mappings: Mapping[str, PartitionMapping] | None = None,
     **unknown: Never,
@@ -117,6 +118,7 @@ def asset(
     owner: str | None = None,
     code_version: str | None = None,
     io: str = "auto",
+    executor: str | None = None,
     partitions: Partitions | None = None,
     partition_mappings: Mapping[str, PartitionMapping] | None = None,
     **unknown: Never,
@@ -142,6 +144,7 @@ def asset(
                 tags=tags,
                 io=io,
                 code_version=code_version,
+                executor=executor,
                 allow_last_good=True,
             )
             dep_keys = _dep_keys(deps)

@@ -21,6 +21,8 @@ class StepOptions:
     tags: tuple[str, ...]
     io: IoFormat
     code_version: str | None
+    executor: str | None = None
+    """Where this step's bodies run, instead of the run's executor (``executor=``)."""
 
 
 def parse_step_options(
@@ -33,6 +35,7 @@ def parse_step_options(
     io: str,
     code_version: str | None,
     allow_last_good: bool,
+    executor: str | None = None,
 ) -> StepOptions:
     """Raise ValueError with a plain sentence for the first bad option."""
     retry = Retry.coerce(retries)
@@ -58,7 +61,12 @@ def parse_step_options(
         raise ValueError(f"io must be one of {', '.join(IO_FORMATS)}, not {io!r}")
     if code_version is not None and not isinstance(code_version, str):
         raise ValueError(f"code_version must be a string, not {code_version!r}")
+    if executor is not None:  # a name must be known now; an import path loads at run start
+        from legato.executors.registry import check_name
+
+        check_name(executor)
     return StepOptions(
+        executor=executor,
         retry=retry,
         timeout=seconds,
         fallback=fallback,
@@ -79,4 +87,5 @@ STEP_OPTION_NAMES = (
     "io",
     "code_version",
     "description",
+    "executor",
 )

@@ -137,6 +137,7 @@ def task(
     description: str | None = None,
     code_version: str | None = None,
     io: str = "auto",
+    executor: str | None = None,
     **unknown: Never,
 ) -> Callable[[Callable[P, R]], TaskDefinition[P, R]]: ...
 
@@ -154,6 +155,7 @@ def task(
     description: str | None = None,
     code_version: str | None = None,
     io: str = "auto",
+    executor: str | None = None,
     **unknown: Never,
 ) -> TaskDefinition[P, R] | Callable[[Callable[P, R]], TaskDefinition[P, R]]:
     """Define a task. A ``fallback`` function receives the same arguments as the task and
@@ -173,6 +175,7 @@ def task(
                 tags=tags,
                 io=io,
                 code_version=code_version,
+                executor=executor,
                 allow_last_good=False,
             )
         except ValueError as error:

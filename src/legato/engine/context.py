@@ -7,10 +7,11 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from legato.capture import STEP_LOGGER
+
 if TYPE_CHECKING:
     from legato.scheduler.partitions import TimeWindow
 
-STEP_LOGGER = "legato.step"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -2,8 +2,9 @@
 
 The run's driver (a flow's body, or the asset scheduler) runs in its own thread while the
 calling thread waits, so that Ctrl-C lands in one known place: it sets the cancel flag,
-steps not yet started are canceled, and the run is recorded as canceled. With the inline
-executor everything stays in the calling thread (for debuggers).
+steps not yet started are canceled, and the run is recorded as canceled. With an executor
+that runs in the caller's thread (inline) everything stays in the calling thread (for
+debuggers).
 
 The process that runs a run holds its lease (``engine/lease.py``) from the commit that
 starts or takes it over to the one that ends it; a heartbeat renews it meanwhile."""
@@ -20,13 +21,13 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from legato.capture import parse_level, routing
 from legato.definitions.asset import AssetDefinition
 from legato.definitions.definitions import Definitions
 from legato.definitions.flow import FlowDefinition
 from legato.definitions.runtime import active_flow
 from legato.definitions.task import TaskDefinition
 from legato.engine.asset_plan import run_assets
-from legato.engine.capture import parse_level, routing
 from legato.engine.external import check_external
 from legato.engine.flow_runtime import FlowRunner
 from legato.engine.inflight import journal, read_in_flight
@@ -53,7 +54,7 @@ from legato.errors import (
     ValueStoreError,
 )
 from legato.executors.base import describe
-from legato.executors.registry import make_executor
+from legato.executors.registry import find_factory, make_executor
 from legato.graph.selection import Selection, resolve_selection
 from legato.scheduler.logical import LogicalTime
 from legato.settings import Settings, load_settings
@@ -168,6 +169,9 @@ class Runner:
         defs = assets if isinstance(assets, Definitions) else Definitions(assets=list(assets))
         keys = resolve_selection(defs.graph, selection)
         check_run_partition(defs.graph, keys, partition_key)
+        for name in {defs.assets[k].options.executor for k in keys if k in defs.assets}:
+            if name is not None:
+                find_factory(name)  # an unknown one fails now, before the run starts
 
         def prepare(session: RunSession) -> dict[str, Any]:
             # fails early if inputs are missing; a resumed run keeps the inputs it started with
@@ -207,8 +211,12 @@ class Runner:
         heartbeat = None
         canceled = True  # until the run ends normally: on an error, stop what still runs
         try:
-            executor = make_executor(settings.executor, settings.max_parallel)
+            executor = make_executor(settings.executor, settings.max_parallel,
+                                     settings.executors)
             session = RunSession(store=store, values=values, executor=executor,
+                                 executor_name=settings.executor,
+                                 make_executor=lambda name: make_executor(
+                                     name, settings.max_parallel, settings.executors),
                                  tag_limits=settings.concurrency, params=params,
                                  observer=self.observer, history=history,
                                  log_limit=settings.max_log_bytes,
@@ -262,7 +270,7 @@ class Runner:
                 heartbeat.stop()
             if executor is not None:
                 executor.close(cancel=canceled)
-                session.close_quarantine(cancel=canceled)
+                session.close_executors(cancel=canceled)
             if store is not self.store:
                 store.close()
         return RunResult(
@@ -351,7 +359,7 @@ def _drive(session: RunSession, drive: Callable[[RunSession], Any]
         finally:
             done.set()
 
-    if session.executor.name == "inline":
+    if session.executor.capabilities.in_caller_thread:
         work()
         if isinstance(box.get("error"), KeyboardInterrupt):
             session.canceled.set()

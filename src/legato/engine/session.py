@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from legato.capture import Line, LogSink
 from legato.definitions.step_options import StepOptions
-from legato.engine.capture import Line, LogSink
 from legato.engine.limits import TagLimits
 from legato.engine.results import StepResult
 from legato.errors import LeaseLost, StoreError
@@ -109,6 +109,8 @@ class RunSession:
         run_id: str | None = None,
         history: RunHistory | None = None,
         log_limit: int | None = None,
+        executor_name: str | None = None,
+        make_executor: Callable[[str], Executor] | None = None,
     ) -> None:
         self.run_id = run_id or new_run_id()
         self.store = store
@@ -141,6 +143,10 @@ class RunSession:
         self.cut_short: dict[str, CutShort] = {}
         """A resumed run: the attempts its former holder was running when it died."""
         self._quarantine: Executor | None = None
+        self._executors: dict[str, Executor] = {executor_name or executor.name: executor}
+        """The run's executors by the name they were asked for: its default, and those
+        named by a step's ``executor=`` option, made when a step first needs them."""
+        self._make_executor = make_executor
 
     def logical_context(self) -> dict[str, Any]:
         """``scheduled_at`` and ``data_interval`` for a step's ``ctx`` (empty when the run
@@ -168,11 +174,30 @@ class RunSession:
                 self._quarantine = ProcessesExecutor(1, carry_context=True)
             return self._quarantine
 
-    def close_quarantine(self, *, cancel: bool) -> None:
+    def executor_for(self, name: str | None) -> Executor:
+        """The executor of a step's bodies: the run's, or the one its ``executor=`` option
+        names (made once per run, with its own settings)."""
+        if name is None:
+            return self.executor
+        found = self._executors.get(name)
+        if found is not None:
+            return found
+        with self._lock:
+            if name not in self._executors:
+                if self._make_executor is None:
+                    raise RuntimeError(f"this run cannot make executor {name!r}")
+                self._executors[name] = self._make_executor(name)
+            return self._executors[name]
+
+    def close_executors(self, *, cancel: bool) -> None:
+        """Close the executors made for steps, and the quarantine (the run's own executor
+        is closed by its runner)."""
         with self._lock:
             quarantine, self._quarantine = self._quarantine, None
-        if quarantine is not None:
-            quarantine.close(cancel=cancel)
+            others = [e for e in self._executors.values() if e is not self.executor]
+            self._executors = {}
+        for executor in [*others, *([quarantine] if quarantine is not None else [])]:
+            executor.close(cancel=cancel)
 
     def next_seq(self) -> int:
         return next(self._seq)

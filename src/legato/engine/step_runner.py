@@ -19,12 +19,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from legato import faults
+from legato.capture import Line
 from legato.definitions.options import LastGood
-from legato.engine.capture import Line
 from legato.engine.context import StepContext
 from legato.engine.session import RunSession, StepOutcome, StepSpec
 from legato.errors import UnstorableError, ValueStoreError
-from legato.executors.base import BodyCall, BodyResult, describe
+from legato.executors.base import BodyCall, BodyResult, Executor, describe
 from legato.executors.deaths import DIED, CannotSendError, ProcessDiedError
 from legato.store.records import Event, LogLine, StepStatus
 from legato.values.value_store import is_plain_json
@@ -206,11 +206,12 @@ def run_step(
         session.record(batch)
     last_attempt = first + max(1, retry.max_attempts - failed_before) - 1
     attempt = first - 1
+    executor = session.executor_for(options.executor)
     with session.limits.hold(spec.tags):
         for attempt in range(first, last_attempt + 1):
             if session.canceled.is_set() or not session.lease_fresh():
                 break
-            isolated = _isolated(session, crashes)
+            isolated = _isolated(executor, crashes)
             start = Event(session.run_id, key, attempt, "step_started", time.time(),
                           {**data, "isolated": True} if isolated else data)
             if session.careful:
@@ -227,7 +228,7 @@ def run_step(
                     params=session.params, fallback_inputs=fallback_inputs,
                     partition_key=spec.partition_key, partition_window=spec.partition_window,
                     **session.logical_context()))
-            last = key_failed or _run_body(session, key, attempt, BodyCall(
+            last = key_failed or _run_body(session, executor, key, attempt, BodyCall(
                 fn=spec.fn, args=call_args, kwargs=call_kwargs, is_async=spec.is_async,
                 timeout=options.timeout, log_limit=session.log_limit,
                 log_sink=session.log_sink(key, attempt)), quarantined=isolated, start=start)
@@ -293,22 +294,27 @@ def _record_failure(session: RunSession, batch: list[Event], lines: list[LogLine
                                            last.kind, last.at, {**last.data, "error": text})])
 
 
-def _isolated(session: RunSession, crashes: int) -> bool:
-    """Whether the next attempt runs in a process of its own: always under the processes
-    executor; under threads, once the step's process died while running it."""
-    name = session.executor.name
-    return name == "processes" or (crashes > 0 and name == "threads")
+def _isolated(executor: Executor, crashes: int) -> bool:
+    """Whether the next attempt runs in a process of its own: always under an executor that
+    isolates deaths (processes, a remote one); under one that runs bodies in this process's
+    threads, once the step's process died while running it (not in the caller's thread:
+    under inline, a debugging session, the crashes beyond the retries fail the step)."""
+    capabilities = executor.capabilities
+    return capabilities.isolates_deaths or (crashes > 0 and
+                                            not capabilities.in_caller_thread)
 
 
-def _run_body(session: RunSession, key: str, attempt: int, call: BodyCall, *,
-              quarantined: bool, start: Event) -> BodyResult:
+def _run_body(session: RunSession, executor: Executor, key: str, attempt: int,
+              call: BodyCall, *, quarantined: bool, start: Event) -> BodyResult:
     """Run one attempt's body. In this process's threads, it is noted in the in-flight
     journal while it runs (``engine/inflight.py``), so that if it takes the process down,
     the process that takes the run over knows which step did. A step whose process died
     before (``quarantined``) runs in a process of its own instead: if it dies again, this
     process and the other steps live on, and see its exit code."""
-    if session.executor.name == "processes":
-        return session.executor.run_body(call)  # in a child: this process's death is not its
+    if executor.capabilities.isolates_deaths:  # this process's death is not the body's
+        if executor.capabilities.remote:  # no thread of this process runs the body
+            return executor.submit_body(call).result()
+        return executor.run_body(call)
     if quarantined:
         result = session.quarantine().run_body(call)
         if not isinstance(result.error, CannotSendError):
@@ -321,7 +327,7 @@ def _run_body(session: RunSession, key: str, attempt: int, call: BodyCall, *,
     journal = session.journal
     slot = journal.enter(session.run_id, key, attempt) if journal is not None else None
     try:
-        return session.executor.run_body(call)
+        return executor.run_body(call)
     finally:
         if journal is not None:
             journal.leave(slot)

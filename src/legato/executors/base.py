@@ -2,8 +2,11 @@
 
 An executor has two jobs. ``start_lane`` runs a piece of the engine's own work (a whole
 step with its retries) concurrently with others. ``run_body`` runs one attempt of a
-user function, capturing its output, within its timeout. Capability flags say what an
-executor can do, so the engine can explain what it cannot.
+user function, capturing its output, within its timeout; ``submit_body`` does the same
+without waiting, returning a future, so that an executor whose bodies run elsewhere (a
+cluster) holds no thread of this process per body. ``capabilities`` says what an executor
+does (``Capabilities``): the engine asks these flags, never an executor's name, so that an
+executor of a plugin (``executors/registry.py``) is treated as the built-in ones are.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol
 
-from legato.engine.capture import Capture, Line, LogSink, capturing, remember_module
+from legato.capture import Capture, Line, LogSink, capturing, remember_module
 from legato.executors.lanes import Lanes
 
 
@@ -53,16 +56,47 @@ class StepTimeoutError(Exception):
     """An attempt ran past its timeout."""
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Capabilities:
+    """What an executor does, as the engine needs to know it."""
+
+    in_caller_thread: bool = False
+    """Runs everything in the thread that started the run (for debuggers): the engine then
+    drives the run in that thread too, and Ctrl-C reaches the step directly."""
+    isolates_deaths: bool = False
+    """A body runs in a process of its own: if that process dies, this one lives on and
+    sees its exit code, so the engine needs no in-flight journal or quarantine for it."""
+    kills_on_timeout: bool = False
+    """A timed-out body is stopped; otherwise it is abandoned and left to end on its own."""
+    needs_pickling: bool = False
+    """Bodies, their arguments and values travel (pickled) to where they run."""
+    remote: bool = False
+    """Bodies run outside this machine's processes: the engine submits them
+    (``submit_body``) and waits on the future rather than calling ``run_body``."""
+
+
 class Executor(Protocol):
     name: ClassVar[str]
-    kills_on_timeout: ClassVar[bool]
-    """True when a timed-out body is stopped; False when it is abandoned and left to end."""
+    capabilities: ClassVar[Capabilities]
 
     def start_lane(self, work: Callable[[], Any]) -> Future[Any]: ...
 
     def run_body(self, call: BodyCall) -> BodyResult: ...
 
+    def submit_body(self, call: BodyCall) -> Future[BodyResult]:
+        """Start one attempt's body without waiting for it; never raises for the body's own
+        errors (they are in the ``BodyResult``)."""
+        ...
+
     def close(self, *, cancel: bool = False) -> None: ...
+
+
+def done(result: BodyResult) -> Future[BodyResult]:
+    """A future already holding ``result``: ``submit_body`` of an executor that runs the
+    body in the caller's thread."""
+    future: Future[BodyResult] = Future()
+    future.set_result(result)
+    return future
 
 
 def describe(error: BaseException) -> str:

@@ -13,7 +13,7 @@ from typing import Any
 
 import cloudpickle
 
-from legato.engine import capture
+from legato import capture
 from legato.executors.base import BodyCall, invoke
 
 _routed: list[object] = []

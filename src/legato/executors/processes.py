@@ -25,8 +25,15 @@ from typing import Any, ClassVar
 import cloudpickle
 from pebble import ProcessExpired, ProcessPool
 
-from legato.engine.capture import hand_over, routed_level
-from legato.executors.base import BodyCall, BodyResult, StepTimeoutError, describe
+from legato.capture import hand_over, routed_level
+from legato.executors.base import (
+    BodyCall,
+    BodyResult,
+    Capabilities,
+    StepTimeoutError,
+    describe,
+    done,
+)
 from legato.executors.child import run_payload, worker_ready
 from legato.executors.deaths import CannotSendError, ProcessDiedError
 from legato.executors.lanes import Lanes
@@ -47,6 +54,43 @@ def _forkserver() -> Any:
             context.set_forkserver_preload(["legato.executors.child"])
             _preloaded.append(True)
     return context
+
+
+def _receive(call: BodyCall, future: Future[Any]) -> BodyResult:
+    """What a worker process sent back for ``call`` (waiting for it), as a ``BodyResult``."""
+    try:
+        outcome: dict[str, Any] = future.result()
+    except FutureTimeout:
+        timed_out = StepTimeoutError(f"timed out after {call.timeout:g}s; its process was killed")
+        return BodyResult(ok=False, error=timed_out, error_text=describe(timed_out))
+    except CancelledError as error:
+        return BodyResult(ok=False, error=error,
+                          error_text="canceled: the worker process was stopped")
+    except ProcessExpired as error:  # it died: killed, a segfault, out of memory
+        died = ProcessDiedError(error.exitcode)
+        died.__cause__ = error
+        return BodyResult(ok=False, error=died, error_text=str(died))
+    except Exception as error:
+        return BodyResult(ok=False, error=error,
+                          error_text=f"the worker process failed: {describe(error)}")
+    value = None
+    if outcome.get("unsent"):  # the call or its value could not travel
+        unsent = CannotSendError(outcome["error_text"])
+        return BodyResult(ok=False, retryable=False, error=unsent,
+                          error_text=outcome["error_text"], lines=outcome["lines"])
+    raised = _load_error(outcome.get("error"))
+    # capped in the worker; written here in chunks, all but the last before the step ends
+    lines = hand_over(outcome["lines"], call.log_sink)
+    if outcome["ok"]:
+        try:
+            value = pickle.loads(outcome["value"])  # from our own worker
+        except Exception as error:
+            return BodyResult(ok=False, retryable=False, error=error,
+                              error_text="the value sent back by the worker process "
+                              f"cannot be loaded here: {describe(error)}", lines=lines)
+    return BodyResult(ok=outcome["ok"], value=value, error=raised,
+                      error_text=outcome["error_text"], traceback=outcome["traceback"],
+                      retryable=outcome["retryable"], lines=lines)
 
 
 def _load_error(data: bytes | None) -> BaseException | None:
@@ -78,7 +122,8 @@ class _CountingContext:
 
 class ProcessesExecutor:
     name: ClassVar[str] = "processes"
-    kills_on_timeout: ClassVar[bool] = True
+    capabilities: ClassVar[Capabilities] = Capabilities(
+        isolates_deaths=True, kills_on_timeout=True, needs_pickling=True)
 
     def __init__(self, max_parallel: int, *, carry_context: bool = False) -> None:
         """``carry_context``: each body runs with this process's environment, ``sys.path``
@@ -98,6 +143,31 @@ class ProcessesExecutor:
         return self._lanes.submit(work)
 
     def run_body(self, call: BodyCall) -> BodyResult:
+        sent = self._send(call)
+        if isinstance(sent, BodyResult):
+            return sent
+        try:
+            return _receive(call, sent)
+        finally:
+            with self._lock:
+                self._pending.discard(sent)
+
+    def submit_body(self, call: BodyCall) -> Future[BodyResult]:
+        sent = self._send(call)
+        if isinstance(sent, BodyResult):
+            return done(sent)
+        result: Future[BodyResult] = Future()
+
+        def received(future: Future[Any]) -> None:
+            with self._lock:
+                self._pending.discard(future)
+            result.set_result(_receive(call, future))
+
+        sent.add_done_callback(received)
+        return result
+
+    def _send(self, call: BodyCall) -> Future[Any] | BodyResult:
+        """The body on its way to a worker process (the pool's future), or why not."""
         module = getattr(call.fn, "__module__", "") or ""
         if module.startswith("legato_user_") and module not in _by_value:
             cloudpickle.register_pickle_by_value(sys.modules[module])
@@ -113,50 +183,13 @@ class ProcessesExecutor:
         try:
             context = ((dict(os.environ), list(sys.path), os.getcwd())
                        if self._carry_context else None)
-            future = self._pool.schedule(run_payload, args=(payload, context),
-                                         timeout=call.timeout)
+            future: Future[Any] = self._pool.schedule(run_payload, args=(payload, context),
+                                                      timeout=call.timeout)
         except RuntimeError as error:  # the pool was stopped: the run is being canceled
             return BodyResult(ok=False, error=error, error_text=describe(error))
         with self._lock:
             self._pending.add(future)
-        try:
-            outcome: dict[str, Any] = future.result()
-        except FutureTimeout:
-            timed_out = StepTimeoutError(
-                f"timed out after {call.timeout:g}s; its process was killed")
-            return BodyResult(ok=False, error=timed_out, error_text=describe(timed_out))
-        except CancelledError as error:
-            return BodyResult(ok=False, error=error,
-                              error_text="canceled: the worker process was stopped")
-        except ProcessExpired as error:  # it died: killed, a segfault, out of memory
-            died = ProcessDiedError(error.exitcode)
-            died.__cause__ = error
-            return BodyResult(ok=False, error=died, error_text=str(died))
-        except Exception as error:
-            return BodyResult(ok=False, error=error,
-                              error_text=f"the worker process failed: {describe(error)}")
-        finally:
-            with self._lock:
-                self._pending.discard(future)
-        value = None
-        if outcome.get("unsent"):  # the call or its value could not travel
-            unsent = CannotSendError(outcome["error_text"])
-            return BodyResult(ok=False, retryable=False, error=unsent,
-                              error_text=outcome["error_text"], lines=outcome["lines"])
-        raised = _load_error(outcome.get("error"))
-        # capped in the worker; written here in chunks, all but the last before the step ends
-        lines = hand_over(outcome["lines"], call.log_sink)
-        if outcome["ok"]:
-            try:
-                value = pickle.loads(outcome["value"])  # from our own worker
-            except Exception as error:
-                return BodyResult(ok=False, retryable=False, error=error,
-                                  error_text="the value sent back by the worker process "
-                                  f"cannot be loaded here: {describe(error)}",
-                                  lines=lines)
-        return BodyResult(ok=outcome["ok"], value=value, error=raised,
-                          error_text=outcome["error_text"], traceback=outcome["traceback"],
-                          retryable=outcome["retryable"], lines=lines)
+        return future
 
     def _wait_for_starting_workers(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

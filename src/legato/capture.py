@@ -10,6 +10,9 @@ stored with their own level, from ``log_level`` (INFO by default) up: while a ru
 progress the root logger's level is lowered to ``log_level`` when it still has Python's
 default (WARNING), and the handlers already on it get a filter that keeps what they saw
 before; loggers that have a level of their own keep it.
+
+The engine (which routes a run's output) and the executors (which run bodies inside a
+capture, here or in a worker process) both use it, so it belongs to neither.
 """
 
 from __future__ import annotations
@@ -23,8 +26,6 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, TextIO
-
-from legato.engine.context import STEP_LOGGER
 
 Line = tuple[float, str, int, str]  # at, stream, level, message
 LogSink = Callable[[list[Line]], None]
@@ -45,6 +46,9 @@ USER_MODULE_PREFIX = "legato_user_"
 loggers (``logging.getLogger(__name__)``) are shown under the file's stem instead."""
 
 _module_names: dict[str, str] = {}
+
+STEP_LOGGER = "legato.step"
+"""The logger of ``ctx.log`` (``engine/context.py``): its records are always captured."""
 
 _current: ContextVar[Capture | None] = ContextVar("legato_capture", default=None)
 
