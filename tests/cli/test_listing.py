@@ -136,7 +136,7 @@ def test_logs_of_one_step_and_an_unknown_step(cli: Cli, history: list[dict[str, 
 
 def test_assets_with_definitions(cli: Cli, history: list[dict[str, object]]) -> None:
     assets = cli.json("assets", "pipelines.py", "--json")
-    by_key = {a["asset_key"]: a["materialization"] for a in assets}
+    by_key = {a["asset_key"]: a["latest_materialization"] for a in assets}
     order = list(by_key)
     assert set(order) == {"other", "raw", "doubled", "total"}
     assert order.index("raw") < order.index("doubled") < order.index("total")
@@ -157,7 +157,7 @@ def test_assets_without_definitions_lists_the_store(cli: Cli,
                                                     history: list[dict[str, object]]) -> None:
     assets = cli.json("assets", "--json")
     assert [a["asset_key"] for a in assets] == ["doubled", "raw"]
-    assert all(a["materialization"]["run_id"] == history[0]["run_id"] for a in assets)
+    assert all(a["latest_materialization"]["run_id"] == history[0]["run_id"] for a in assets)
 
 
 def test_assets_from_the_definitions_setting(cli: Cli, project: Path,
@@ -165,7 +165,7 @@ def test_assets_from_the_definitions_setting(cli: Cli, project: Path,
     (project / "pyproject.toml").write_text('[tool.legato]\ndefinitions = "pipelines.py"\n')
     assets = cli.json("assets", "--json")
     assert {a["asset_key"] for a in assets} == {"raw", "doubled", "total", "other"}
-    assert all(a["materialization"] is None for a in assets)
+    assert all(a["latest_materialization"] is None for a in assets)
     assert cli("assets", "nothing.txt").exit_code == 2
 
 

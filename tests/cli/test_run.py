@@ -29,7 +29,7 @@ def test_run_succeeds_records_the_run_and_prints_a_summary(cli: Cli, pipelines: 
     assert run["status"] == "succeeded"
     assert run["target"] == "adder"
     assert run["params"] == {"a": 2}
-    assert run["source"] == f"file:{pipelines}"
+    assert run["definitions"] == f"file:{pipelines}"
     # one plain line per finished step (stdout is not a terminal), then the table and hints
     assert "succeeded  add" in result.stdout
     assert f"run {run['run_id']} succeeded" in result.stdout
@@ -119,7 +119,7 @@ def test_definitions_from_a_module(cli: Cli, project: Path) -> None:
         "@lg.flow\ndef single():\n    return one()\n")
     result = cli("run", "-m", "mypkg.flows_for_module_test", "single")
     assert result.exit_code == 0, result.output
-    assert _last_run(cli)["run"]["source"] == "module:mypkg.flows_for_module_test"  # type: ignore[index]
+    assert _last_run(cli)["run"]["definitions"] == "module:mypkg.flows_for_module_test"  # type: ignore[index]
 
 
 def test_definitions_from_the_setting(cli: Cli, project: Path, pipelines: Path,

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from legato.cli.errors import CommandLineError
 from legato.cli.options import JsonOption, RunArgument
 
 if TYPE_CHECKING:
-    from legato.store.records import LogLine
+    from legato.services.views import LogLineView
 
 
 def logs(
@@ -28,22 +27,10 @@ def logs(
     from rich.text import Text
 
     from legato.cli.render import make_console, print_json
-    from legato.definitions.validation import did_you_mean
     from legato.quick_settings import read_settings
-    from legato.store.reader import open_reader
+    from legato.services.steps import run_logs
 
-    settings = read_settings()
-    with open_reader(settings.store_url, durability=settings.durability) as store:
-        record = store.get_run(run)
-        if step is not None:
-            keys = [s.step_key for s in store.get_steps(record.run_id)]
-            if step not in keys:
-                raise CommandLineError(
-                    f"run {record.run_id} has no step '{step}'{did_you_mean(step, keys)}",
-                    hint=f"its steps: {', '.join(keys[:10]) or 'none'}"
-                    + (" ..." if len(keys) > 10 else ""),
-                )
-        lines = store.get_logs(record.run_id, step)
+    record, lines = run_logs(read_settings(), run, step)
     if json:
         print_json(lines)
         return
@@ -52,15 +39,14 @@ def logs(
         console.print(f"no logs recorded for run {record.run_id}"
                       + (f" step '{step}'" if step else ""), style="dim")
         return
-    groups: dict[tuple[str, int], list[LogLine]] = {}  # in the order they were written
+    groups: dict[tuple[str, int], list[LogLineView]] = {}  # in the order they were written
     for line in lines:
         groups.setdefault((line.step_key, line.attempt), []).append(line)
     for (key, attempt), group in groups.items():
         console.print(Text(f"── {key} · attempt {attempt}", style="bold"), soft_wrap=True)
         for line in group:
             at = dt.datetime.fromtimestamp(line.at).strftime("%H:%M:%S.%f")[:-3]
-            level = logging.getLevelName(line.level)
             style = "red" if line.level >= logging.ERROR else (
                 "yellow" if line.level >= logging.WARNING else "")
-            console.print(Text.assemble((f"{at} {line.stream:<6} {level:<7} ", "dim"),
+            console.print(Text.assemble((f"{at} {line.stream:<6} {line.level_name:<7} ", "dim"),
                                         (line.message, style)), soft_wrap=True)

@@ -13,19 +13,16 @@ def show(run: RunArgument, json: JsonOption = False) -> None:
     """
     from legato.cli.render import make_console, print_json, run_header, steps_table
     from legato.quick_settings import read_settings
-    from legato.store.reader import open_reader
+    from legato.services.runs import show_run
 
-    settings = read_settings()
-    with open_reader(settings.store_url, durability=settings.durability) as store:
-        record = store.get_run(run)
-        steps = store.get_steps(record.run_id)
+    detail = show_run(read_settings(), run)
     if json:
-        print_json({"run": record, "steps": steps})
+        print_json(detail)
         return
     console = make_console()
-    console.print(run_header(record))
+    console.print(run_header(detail.run))
     console.print()
-    if steps:
-        console.print(steps_table(steps))
+    if detail.steps:
+        console.print(steps_table(detail.steps))
     else:
         console.print("no steps", style="dim")
