@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from legato.definitions.definitions import Definitions
 from legato.services import assets, execution
-from legato.services.views import PartitionsView
+from legato.services.views.assets import PartitionsView
 from legato.settings import Settings
 
 

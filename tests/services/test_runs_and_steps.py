@@ -10,7 +10,8 @@ import pytest
 from legato.definitions.definitions import Definitions
 from legato.errors import LegatoError, RunNotFoundError
 from legato.services import execution, queue, runs, steps
-from legato.services.views import RunView, to_json
+from legato.services.views.runs import RunView
+from legato.services.views.serialize import to_json
 from legato.settings import Settings
 
 

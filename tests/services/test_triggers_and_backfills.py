@@ -10,7 +10,7 @@ import pytest
 from legato.definitions.definitions import Definitions
 from legato.errors import BackfillNotFoundError, LegatoError, PartitionError
 from legato.services import backfills, triggers
-from legato.services.views import CatchUpView, TriggerStateView
+from legato.services.views.triggers import CatchUpView, TriggerStateView
 from legato.settings import Settings
 
 AFTER = dt.datetime(2026, 3, 28, tzinfo=dt.UTC)

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from legato.cli.render import duration
 
 if TYPE_CHECKING:
-    from legato.services.views import BackfillProgressView
+    from legato.services.views.backfills import BackfillProgressView
 
 PLAIN_EVERY_S = 5.0
 

@@ -19,7 +19,7 @@ from legato.cli.render import duration, make_console, status_text, steps_summary
 
 if TYPE_CHECKING:
     from legato.services.execution import RunObserver
-    from legato.services.views import RunOutcome
+    from legato.services.views.runs import RunOutcome
     from legato.settings import Settings
 
 

@@ -19,7 +19,9 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from legato.services.views import AssetView, RunView, StepView, TriggerView
+    from legato.services.views.assets import AssetView
+    from legato.services.views.runs import RunView, StepView
+    from legato.services.views.triggers import TriggerView
 
 BIG_RUN = 30
 """Above this many steps, the summary after a run shows counts and the steps that did not
@@ -48,7 +50,7 @@ def make_console(*, stderr: bool = False) -> Console:
 def print_json(data: Any) -> None:
     """The services' views as plain, strict JSON on stdout (``legato.services.views.to_json``):
     no colours, and no ``NaN`` or ``Infinity`` (which strict parsers reject)."""
-    from legato.services.views import to_json
+    from legato.services.views.serialize import to_json
 
     sys.stdout.write(json.dumps(to_json(data), indent=2, default=str, allow_nan=False) + "\n")
 

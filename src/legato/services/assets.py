@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from legato.services.connect import StoreLocation, reading
-from legato.services.views import AssetView, MaterializationView, PartitionsView
+from legato.services.views.assets import AssetView, MaterializationView, PartitionsView
 
 if TYPE_CHECKING:
     from collections.abc import Mapping

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from legato.errors import PartitionError
 from legato.services.connect import writing
-from legato.services.views import BackfillCancelView, BackfillProgressView, BackfillView
+from legato.services.views.backfills import BackfillCancelView, BackfillProgressView, BackfillView
 
 if TYPE_CHECKING:
     from legato.daemon.backfill import BackfillProgress

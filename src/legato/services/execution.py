@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from legato.services.views import RunOutcome
+from legato.services.views.runs import RunOutcome
 from legato.store.records import Event
 
 __all__ = ["Event", "RunObserver", "materialize", "resume", "run_flow", "select_assets"]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from legato.services.connect import StoreLocation, writing
 from legato.services.runs import run_view
-from legato.services.views import RunView, SubmittedRunView
+from legato.services.views.runs import RunView, SubmittedRunView
 
 if TYPE_CHECKING:
     from legato.definitions.flow import FlowDefinition

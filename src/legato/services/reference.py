@@ -19,7 +19,17 @@ import itertools
 import sys
 from pathlib import Path
 
-from legato.services import views
+from legato.services.views import assets, backfills, runs, triggers
+
+VIEWS: tuple[type, ...] = (
+    runs.RunView, runs.LeaseView, runs.RunDetailView, runs.StepView, runs.LogLineView,
+    assets.AssetView, assets.MaterializationView, assets.PartitionsView,
+    runs.SubmittedRunView, triggers.TriggerView, triggers.TickTimeView, triggers.TickView,
+    triggers.CatchUpView, triggers.TriggerStateView, backfills.BackfillView,
+    backfills.BackfillProgressView, backfills.BackfillCancelView,
+)
+"""The views of the contract, in the order of their reference. (``RunOutcome`` is not one:
+it carries a Python object to the interface that ran the run.)"""
 
 DOCS_PATH = Path(__file__).resolve().parents[3] / "docs" / "reference" / "views.md"
 REGENERATE = "python -m legato.services.reference --write"
@@ -66,7 +76,7 @@ def render() -> str:
         "| `legato backfills cancel ID --json` | `BackfillCancelView` |",
         "",
     ]
-    for cls in views.VIEWS:
+    for cls in VIEWS:
         out += [f"## {cls.__name__}", ""]
         if cls.__doc__:
             out += [inspect.cleandoc(cls.__doc__), ""]

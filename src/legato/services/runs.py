@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from legato.services.connect import StoreLocation, reading
-from legato.services.views import LeaseView, RunDetailView, RunView
+from legato.services.views.runs import LeaseView, RunDetailView, RunView
 
 if TYPE_CHECKING:
     from legato.store.records import RunRecord

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from legato.errors import LegatoError
 from legato.services.connect import StoreLocation, reading
 from legato.services.runs import run_view
-from legato.services.views import LogLineView, RunView, StepView
+from legato.services.views.runs import LogLineView, RunView, StepView
 
 if TYPE_CHECKING:
     from legato.store.records import LogLine, StepRecord

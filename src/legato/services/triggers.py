@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from legato.errors import LegatoError
 from legato.services.connect import StoreLocation, store_exists, writing
-from legato.services.views import (
+from legato.services.views.triggers import (
     CatchUpView,
     TickTimeView,
     TickView,

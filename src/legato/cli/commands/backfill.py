@@ -13,7 +13,7 @@ from legato.cli.options import JsonOption, ModuleOption, ParamOption
 
 if TYPE_CHECKING:
     from legato.definitions.definitions import Definitions
-    from legato.services.views import BackfillProgressView, BackfillView
+    from legato.services.views.backfills import BackfillProgressView, BackfillView
     from legato.settings import Settings
 
 OLD_ACTIONS = ("status", "cancel", "resume")
