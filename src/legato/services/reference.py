@@ -36,15 +36,17 @@ REGENERATE = "python -m legato.services.reference --write"
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """The attribute docstrings of a class: field name to the string written under it."""
-    tree = ast.parse(inspect.getsource(cls))
-    body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+    """The attribute docstrings of a class and of the views it extends: field name to the
+    string written under it."""
     found: dict[str, str] = {}
-    for node, after in itertools.pairwise(body):
-        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
-                and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
-                and isinstance(after.value.value, str)):
-            found[node.target.id] = " ".join(after.value.value.split())
+    for owner in reversed([c for c in cls.__mro__ if dataclasses.is_dataclass(c)]):
+        tree = ast.parse(inspect.getsource(owner))
+        body = tree.body[0].body if isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in itertools.pairwise(body):
+            if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant)
+                    and isinstance(after.value.value, str)):
+                found[node.target.id] = " ".join(after.value.value.split())
     return found
 
 

@@ -7,12 +7,11 @@ from typing import Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class BackfillView:
-    """A backfill and where it stands: its partitions by the status of their runs."""
+class BackfillProgressView:
+    """Where a backfill stands: its partitions by the status of their runs (what its
+    driver reports as it goes)."""
 
     backfill_id: str
-    target: str
-    """The asset selection, as its runs' target."""
     status: str
     """``running``, ``completed``, ``failed`` or ``canceled``."""
     total: int
@@ -26,6 +25,24 @@ class BackfillView:
     queued: int
     """Partitions whose run waits for a worker."""
     error: str | None
+
+    @property
+    def done(self) -> int:
+        """Partitions that have ended, well or not."""
+        return self.succeeded + self.failed
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "running"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackfillView(BackfillProgressView):
+    """A backfill: what was asked for, and where it stands (the fields of
+    ``BackfillProgressView`` first)."""
+
+    target: str
+    """The asset selection, as its runs' target."""
     selection: tuple[str, ...]
     """The asset selection asked for."""
     first: str | None
@@ -50,33 +67,6 @@ class BackfillView:
     failed_partitions: tuple[str, ...] | None = None
     """For one backfill read on its own: the partitions that failed or were canceled (at
     most 1,000)."""
-
-    @property
-    def done(self) -> int:
-        """Partitions that have ended, well or not."""
-        return self.succeeded + self.failed
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BackfillProgressView:
-    """Where a running backfill stands, as its driver reports it."""
-
-    backfill_id: str
-    status: str
-    total: int
-    succeeded: int
-    failed: int
-    running: int
-    queued: int
-    error: str | None
-
-    @property
-    def done(self) -> int:
-        return self.succeeded + self.failed
-
-    @property
-    def finished(self) -> bool:
-        return self.status != "running"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
