@@ -37,7 +37,7 @@ def test_init_then_materialize_and_run(cli: Cli, project: Path,
     shown = cli.json("show", "last", "--json")
     assert shown["run"]["params"] == {"name": "you", "times": 3}
     assert [s["status"] for s in shown["steps"]] == ["succeeded"] * 3
-    logs = cli.json("logs", "last", "--json")
+    logs = cli.json("logs", "last", "--json")["lines"]
     assert [line["message"] for line in logs] == [f"hello, you! ({n})" for n in (1, 2, 3)]
     assert (demo / ".legato" / "legato.db").is_file()
 

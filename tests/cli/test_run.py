@@ -43,7 +43,7 @@ def test_params_are_typed_by_the_flow_annotations(cli: Cli, pipelines: Path) -> 
     assert result.exit_code == 0, result.output
     assert _last_run(cli)["run"]["params"] == {  # type: ignore[index]
         "a": 2, "b": 40, "scale": 0.5, "loud": True, "tag": "007", "extra": {"k": [1, 2]}}
-    logs = cli.json("logs", "last", "--json")
+    logs = cli.json("logs", "last", "--json")["lines"]
     messages = [line["message"] for line in logs]
     assert "adding 2 and 40" in messages  # ints reached the task, not strings
     # the flow's own body is not a step: what it prints goes to the terminal

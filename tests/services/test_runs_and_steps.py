@@ -53,8 +53,11 @@ def test_logs_per_step_and_a_step_the_run_does_not_have(on_backend: Settings,
     done = execution.materialize(on_backend, defs,
                                  execution.select_assets(defs, ["doubled*", "raw"]))
     assert done.status == "succeeded"
-    run, lines = steps.run_logs(on_backend, done.run_id, "raw")
+    logs = steps.run_logs(on_backend, done.run_id, "raw")
+    run, lines = logs.run, logs.lines
     assert run.run_id == done.run_id
+    assert [(a.step_key, a.attempt, a.of, a.status) for a in logs.attempts] == [
+        ("raw", 1, 1, "succeeded")]
     assert [(line.step_key, line.attempt, line.stream, line.message) for line in lines] == [
         ("raw", 1, "stdout", "raw says hi")]
     assert lines[0].level_name == "INFO"

@@ -46,7 +46,8 @@ def test_to_json_is_strict_json_of_the_fields() -> None:
     assert data["run"]["params"] == {"x": None} and data["run"]["tags"] == ["a"]
     assert data["run"]["lease"] is None and data["steps"][0]["ended_at"] is None
     json.dumps(data, allow_nan=False)  # strict: no NaN, no Infinity
-    asset = AssetView(asset_key="a", partitions=None, latest_materialization=MaterializationView(
+    asset = AssetView(asset_key="a", partitions=None, latest_outcome=None,
+                      latest_materialization=MaterializationView(
         materialization_id="m", asset_key="a", run_id="r1", step_key="a", partition_key=None,
         created_at=1.0, code_version="1", data_version="d", upstream={}, row_count=None,
         columns=None))

@@ -20,7 +20,7 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from legato.services.views.assets import AssetView
-    from legato.services.views.runs import RunView, StepView
+    from legato.services.views.runs import AttemptView, RunView, StepView
     from legato.services.views.triggers import TriggerView
 
 BIG_RUN = 30
@@ -122,6 +122,41 @@ def steps_table(steps: Sequence[StepView]) -> Table:
     return table
 
 
+def attempt_header(step_key: str, attempt: int, outcome: AttemptView | None) -> Text:
+    """``── extract · attempt 2/4 failed after 0.3s: ValueError: boom``."""
+    text = Text(f"── {step_key} · attempt {attempt}", style="bold")
+    if outcome is None:
+        return text
+    if outcome.of is not None:
+        text.append(f"/{outcome.of}", style="bold")
+    text.append(" ")
+    text.append_text(status_text(outcome.status))
+    if outcome.duration_s is not None:
+        text.append(f" after {duration(outcome.duration_s)}")
+    if outcome.error:
+        text.append(f": {outcome.error}", style="red")
+    if outcome.status == "failed" and outcome.next == "retry":
+        text.append(" (retrying)", style="dim")
+    return text
+
+
+TRACEBACK_LINES = 12
+"""``legato show`` prints the last this many lines of a failed step's traceback."""
+
+
+def traceback_text(step: StepView, *, full: bool) -> Text:
+    """A failed step's traceback: its last lines, or all with ``full``."""
+    lines = (step.traceback or "").rstrip().splitlines()
+    text = Text(f"traceback of {step.step_key}", style="bold")
+    if not full and len(lines) > TRACEBACK_LINES:
+        text.append(f" (its last {TRACEBACK_LINES} lines of {len(lines)}; all of it: "
+                    "--traceback)", style="dim")
+        lines = lines[-TRACEBACK_LINES:]
+    text.append(":\n")
+    text.append("\n".join(lines), style="red")
+    return text
+
+
 def steps_summary(steps: Sequence[StepView]) -> RenderableType:
     """Every step; for a big run, the counts and only the steps that did not succeed."""
     if len(steps) <= BIG_RUN:
@@ -211,9 +246,14 @@ def assets_table(assets: Sequence[AssetView]) -> Table:
     partitioned = any(asset.partitions is not None for asset in assets)
     if partitioned:
         table.add_column("partitions", overflow="fold")
+    troubled = any(_trouble(asset) for asset in assets)
+    if troubled:
+        table.add_column("latest run", overflow="fold")
     now = time.time()
     for asset in assets:
         extra = [Text(_partitions_text(asset), style="dim")] if partitioned else []
+        if troubled:
+            extra.append(_outcome_text(asset, now))
         record = asset.latest_materialization
         if record is None:
             table.add_row(Text(asset.asset_key), Text("never materialized", style="dim"), "",
@@ -223,6 +263,25 @@ def assets_table(assets: Sequence[AssetView]) -> Table:
             table.add_row(Text(asset.asset_key), ago(record.created_at, now), record.run_id,
                           rows_text, record.data_version, *extra)
     return table
+
+
+def _trouble(asset: AssetView) -> bool:
+    """Its latest step did not succeed (it failed, fell back, was skipped or canceled)."""
+    return (asset.latest_outcome is not None
+            and asset.latest_outcome.status not in ("succeeded", "cached"))
+
+
+def _outcome_text(asset: AssetView, now: float) -> Text:
+    """``failed 3m ago (run 1a2b...): ValueError: boom`` for an asset in trouble."""
+    outcome = asset.latest_outcome
+    if outcome is None or not _trouble(asset):
+        return Text("")
+    text = status_text(outcome.status) + Text(f" {ago(outcome.ended_at, now)} (run "
+                                              f"{outcome.run_id})")
+    detail = outcome.error or outcome.reason
+    if detail:
+        text.append(f": {detail.splitlines()[0]}", style="dim")
+    return text
 
 
 def _partitions_text(asset: AssetView) -> str:

@@ -11,13 +11,18 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from legato.services.connect import StoreLocation, reading
-from legato.services.views.assets import AssetView, MaterializationView, PartitionsView
+from legato.services.views.assets import (
+    AssetOutcomeView,
+    AssetView,
+    MaterializationView,
+    PartitionsView,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
     from legato.definitions.definitions import Definitions
-    from legato.store.records import MaterializationRecord
+    from legato.store.records import MaterializationRecord, StepRecord
 
 
 def materialization_view(record: MaterializationRecord) -> MaterializationView:
@@ -28,6 +33,12 @@ def materialization_view(record: MaterializationRecord) -> MaterializationView:
         data_version=record.data_version, upstream=dict(record.upstream),
         row_count=record.row_count,
         columns=dict(record.columns) if record.columns is not None else None)
+
+
+def outcome_view(step: StepRecord) -> AssetOutcomeView:
+    return AssetOutcomeView(run_id=step.run_id, status=str(step.status),
+                            ended_at=step.ended_at or 0.0, error=step.error,
+                            reason=step.reason)
 
 
 def asset_keys(definitions: Definitions | None,
@@ -46,10 +57,12 @@ def asset_keys(definitions: Definitions | None,
 def list_assets(settings: StoreLocation,
                 definitions: Definitions | None = None) -> list[AssetView]:
     """Every asset (of the definitions, else every asset the store knows) with its latest
-    materialization and, for a partitioned asset, how many partitions were materialized."""
+    materialization, how its latest step ended and, for a partitioned asset, how many
+    partitions were materialized."""
     with reading(settings) as store:
         latest = store.latest_materializations()
         counts = store.partition_counts()
+        outcomes = store.latest_asset_steps()
     keys, described = asset_keys(definitions, latest)
     views = []
     for key in keys:
@@ -59,5 +72,6 @@ def list_assets(settings: StoreLocation,
                       if key in described or key in counts else None)
         views.append(AssetView(
             asset_key=key, partitions=partitions,
+            latest_outcome=outcome_view(outcomes[key]) if key in outcomes else None,
             latest_materialization=None if record is None else materialization_view(record)))
     return views

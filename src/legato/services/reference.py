@@ -22,8 +22,9 @@ from pathlib import Path
 from legato.services.views import assets, backfills, runs, triggers
 
 VIEWS: tuple[type, ...] = (
-    runs.RunView, runs.LeaseView, runs.RunDetailView, runs.StepView, runs.LogLineView,
-    assets.AssetView, assets.MaterializationView, assets.PartitionsView,
+    runs.RunView, runs.LeaseView, runs.RunDetailView, runs.StepView, runs.RunLogsView,
+    runs.AttemptView, runs.LogLineView, assets.AssetView, assets.MaterializationView,
+    assets.AssetOutcomeView, assets.PartitionsView,
     runs.SubmittedRunView, triggers.TriggerView, triggers.TickTimeView, triggers.TickView,
     triggers.CatchUpView, triggers.TriggerStateView, backfills.BackfillView,
     backfills.BackfillProgressView, backfills.BackfillCancelView,
@@ -68,7 +69,7 @@ def render() -> str:
         "|---|---|",
         "| `legato runs --json`, `legato runs --queued --json` | a list of `RunView` |",
         "| `legato show RUN --json` | `RunDetailView` |",
-        "| `legato logs RUN [STEP] --json` | a list of `LogLineView` |",
+        "| `legato logs RUN [STEP] --json` | `RunLogsView` |",
         "| `legato assets --json` | a list of `AssetView` |",
         "| `legato schedules --json` | a list of `TriggerView` |",
         "| `legato schedules pause/resume NAME --json` | `TriggerStateView` |",

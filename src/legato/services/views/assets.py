@@ -40,11 +40,28 @@ class PartitionsView:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AssetOutcomeView:
+    """How the latest step that computed an asset ended, good or not."""
+
+    run_id: str
+    status: str
+    """``succeeded``, ``cached``, ``failed``, ``fallback`` (its last good value was served
+    instead), ``skipped`` or ``canceled``."""
+    ended_at: float
+    error: str | None
+    reason: str | None
+    """Why it was skipped, cached or fell back."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class AssetView:
-    """An asset and its latest materialization."""
+    """An asset, its latest materialization, and the outcome of its latest step (which
+    may be newer: a failure does not hide behind the last good materialization)."""
 
     asset_key: str
     latest_materialization: MaterializationView | None
     """Its newest materialization; None if never materialized."""
+    latest_outcome: AssetOutcomeView | None
+    """How its latest step ended; None if it never ran."""
     partitions: PartitionsView | None
     """For a partitioned asset; else None."""

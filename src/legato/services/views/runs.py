@@ -119,6 +119,39 @@ class LogLineView:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class AttemptView:
+    """One try at a step's body, and how it ended."""
+
+    step_key: str
+    attempt: int
+    """1 for the first attempt, 2 for the first retry, ..."""
+    of: int | None
+    """How many attempts the step took in all, once it ended; None while it runs."""
+    status: str
+    """``running``, ``succeeded`` or ``failed``."""
+    started_at: float | None
+    ended_at: float | None
+    duration_s: float | None
+    error: str | None
+    """Why it failed (``Type: message``)."""
+    traceback: str | None
+    next: str | None
+    """After a failed attempt: ``retry``, ``fallback`` or ``fail``."""
+    crashed: bool
+    """True when its process died while running it."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunLogsView:
+    """A run's attempts (each with its outcome and traceback) and what they printed and
+    logged, in the order written."""
+
+    run: RunView
+    attempts: tuple[AttemptView, ...]
+    lines: tuple[LogLineView, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SubmittedRunView:
     """A run just queued for a worker."""
 
