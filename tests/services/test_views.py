@@ -10,17 +10,18 @@ import json
 import pytest
 
 from legato.services import reference
-from legato.services.views import assets, backfills, runs, triggers
+from legato.services.views import assets, backfills, runs, steps, triggers
 from legato.services.views.assets import AssetView, MaterializationView
-from legato.services.views.runs import RunDetailView, RunView, StepView
+from legato.services.views.runs import RunView
 from legato.services.views.serialize import to_json
+from legato.services.views.steps import RunDetailView, StepView
 
 INTERNALS = {"lease_token", "lease_owner", "lease_expires_at", "value_id", "output_value_id",
              "cache_key", "seq", "source", "spec", "version", "tick_id"}
 
 
 def all_views() -> list[type]:
-    return [cls for module in (runs, assets, triggers, backfills)
+    return [cls for module in (runs, steps, assets, triggers, backfills)
             for _, cls in inspect.getmembers(module, inspect.isclass)
             if dataclasses.is_dataclass(cls) and cls.__module__ == module.__name__]
 

@@ -20,7 +20,8 @@ from rich.text import Text
 
 if TYPE_CHECKING:
     from legato.services.views.assets import AssetView
-    from legato.services.views.runs import AttemptView, RunView, StepView
+    from legato.services.views.runs import RunView
+    from legato.services.views.steps import AttemptView, StepView
     from legato.services.views.triggers import TriggerView
 
 BIG_RUN = 30

@@ -19,11 +19,11 @@ import itertools
 import sys
 from pathlib import Path
 
-from legato.services.views import assets, backfills, runs, triggers
+from legato.services.views import assets, backfills, runs, steps, triggers
 
 VIEWS: tuple[type, ...] = (
-    runs.RunView, runs.LeaseView, runs.RunDetailView, runs.StepView, runs.RunLogsView,
-    runs.AttemptView, runs.LogLineView, assets.AssetView, assets.MaterializationView,
+    runs.RunView, runs.LeaseView, steps.RunDetailView, steps.StepView, steps.RunLogsView,
+    steps.AttemptView, steps.LogLineView, assets.AssetView, assets.MaterializationView,
     assets.AssetOutcomeView, assets.PartitionsView,
     runs.SubmittedRunView, triggers.TriggerView, triggers.TickTimeView, triggers.TickView,
     triggers.CatchUpView, triggers.TriggerStateView, backfills.BackfillView,

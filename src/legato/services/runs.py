@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from legato.services.connect import StoreLocation, reading
-from legato.services.views.runs import LeaseView, RunDetailView, RunView
+from legato.services.views.runs import LeaseView, RunView
 
 if TYPE_CHECKING:
+    from legato.services.views.steps import RunDetailView
     from legato.store.records import RunRecord
 
 
@@ -50,6 +51,7 @@ def show_run(settings: StoreLocation, run: str) -> RunDetailView:
     """A run (by its id, a unique prefix of it, or ``last``) with its steps and, when it is
     running, who holds it."""
     from legato.services.steps import step_view
+    from legato.services.views.steps import RunDetailView
 
     with reading(settings) as store:
         record = store.get_run(run)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from legato.errors import LegatoError
 from legato.services.connect import StoreLocation, reading
 from legato.services.runs import run_view
-from legato.services.views.runs import AttemptView, LogLineView, RunLogsView, StepView
+from legato.services.views.steps import AttemptView, LogLineView, RunLogsView, StepView
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -11,7 +11,7 @@ import typer
 from legato.cli.options import JsonOption, RunArgument
 
 if TYPE_CHECKING:
-    from legato.services.views.runs import LogLineView
+    from legato.services.views.steps import LogLineView
 
 
 def logs(

@@ -8,7 +8,7 @@ seconds (``duration_s``). New fields may be added; existing ones keep their name
 meaning. ``docs/reference/views.md`` is generated from these modules
 (``python -m legato.services.reference``).
 
-One module per concern: ``runs`` (runs, steps, logs), ``assets``, ``triggers``,
+One module per concern: ``runs``, ``steps`` (steps, attempts, logs), ``assets``, ``triggers``,
 ``backfills``, so that a command imports only the views it prints. ``serialize.to_json``
 is the one way a view (or a list of views) becomes JSON-able data.
 """
