@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from legato.services.connect import StoreLocation, reading
+from legato.services.connect import ReadSource, reading
 from legato.services.views.assets import (
     AssetOutcomeView,
     AssetView,
@@ -54,12 +54,12 @@ def asset_keys(definitions: Definitions | None,
     return keys, described
 
 
-def list_assets(settings: StoreLocation,
+def list_assets(source: ReadSource,
                 definitions: Definitions | None = None) -> list[AssetView]:
     """Every asset (of the definitions, else every asset the store knows) with its latest
     materialization, how its latest step ended and, for a partitioned asset, how many
     partitions were materialized."""
-    with reading(settings) as store:
+    with reading(source) as store:
         latest = store.latest_materializations()
         counts = store.partition_counts()
         outcomes = store.latest_asset_steps()

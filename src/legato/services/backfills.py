@@ -14,7 +14,7 @@ from legato.services.views.backfills import BackfillCancelView, BackfillProgress
 if TYPE_CHECKING:
     from legato.daemon.backfill import BackfillProgress
     from legato.definitions.definitions import Definitions
-    from legato.services.connect import StoreLocation
+    from legato.services.connect import StoreSource
     from legato.settings import Settings
     from legato.store.backfills import BackfillRecord
     from legato.store.sql_store import SqlStore
@@ -52,30 +52,30 @@ def progress_view(p: BackfillProgress) -> BackfillProgressView:
         error=p.error)
 
 
-def list_backfills(settings: StoreLocation, *, limit: int = 20) -> list[BackfillView]:
+def list_backfills(source: StoreSource, *, limit: int = 20) -> list[BackfillView]:
     """The backfills, newest first, with their progress."""
     from legato.store.backfills import list_backfills as read_backfills
 
-    with writing(settings) as store:
+    with writing(source) as store:
         return [_view(store, record) for record in read_backfills(store, limit=limit)]
 
 
-def get_backfill(settings: StoreLocation, backfill_id: str) -> BackfillView:
+def get_backfill(source: StoreSource, backfill_id: str) -> BackfillView:
     """One backfill (its id, a unique prefix of it, or ``last``), with its progress and
     its failed partitions; ``BackfillNotFoundError`` if none."""
     from legato.store.backfills import get_backfill as read_backfill
 
-    with writing(settings) as store:
+    with writing(source) as store:
         return _view(store, read_backfill(store, backfill_id), failed_partitions=True)
 
 
-def cancel_backfill(settings: StoreLocation, backfill_id: str) -> BackfillCancelView:
+def cancel_backfill(source: StoreSource, backfill_id: str) -> BackfillCancelView:
     """Cancel a backfill: its queued runs are canceled, running ones finish, no more
     partitions are enqueued."""
     from legato.store.backfills import cancel_backfill as cancel
     from legato.store.backfills import get_backfill as read_backfill
 
-    with writing(settings) as store:
+    with writing(source) as store:
         record = read_backfill(store, backfill_id)
         canceled = cancel(store, record.backfill_id, "canceled by the user")
         record = read_backfill(store, record.backfill_id)
@@ -83,7 +83,7 @@ def cancel_backfill(settings: StoreLocation, backfill_id: str) -> BackfillCancel
                               canceled_runs=canceled or 0, already_ended=canceled is None)
 
 
-def start_backfill(settings: StoreLocation, definitions: Definitions,
+def start_backfill(source: StoreSource, definitions: Definitions,
                    selection: Sequence[str], *, first: str | None = None,
                    last: str | None = None, keys: Sequence[str] | None = None,
                    max_concurrent: int | None = None,
@@ -99,12 +99,12 @@ def start_backfill(settings: StoreLocation, definitions: Definitions,
                             keys=list(keys) if keys is not None else None,
                             max_concurrent=max_concurrent or DEFAULT_MAX_CONCURRENT,
                             params=dict(params or {}), yes=yes)
-    with writing(settings) as store:
+    with writing(source) as store:
         record, new = save(store, planned)
         return _view(store, record), new
 
 
-def rerun_failed(settings: StoreLocation, definitions: Definitions, backfill_id: str, *,
+def rerun_failed(source: StoreSource, definitions: Definitions, backfill_id: str, *,
                  max_concurrent: int | None = None,
                  yes: bool = False) -> tuple[BackfillView, bool]:
     """A new backfill of the partitions that failed or were canceled in an ended one
@@ -112,17 +112,17 @@ def rerun_failed(settings: StoreLocation, definitions: Definitions, backfill_id:
     from legato.daemon.backfill import rerun_failed as plan_rerun
     from legato.daemon.backfill import start_backfill as save
 
-    with writing(settings) as store:
+    with writing(source) as store:
         planned = plan_rerun(store, definitions, backfill_id,
                              max_concurrent=max_concurrent, yes=yes)
         record, new = save(store, planned)
         return _view(store, record), new
 
 
-def resumable_backfill(settings: StoreLocation, backfill_id: str) -> BackfillView:
+def resumable_backfill(source: StoreSource, backfill_id: str) -> BackfillView:
     """A backfill still running, to drive here; one that has ended raises, saying what to
     do instead."""
-    view = get_backfill(settings, backfill_id)
+    view = get_backfill(source, backfill_id)
     if view.status != "running":
         raise PartitionError(
             f"backfill {view.backfill_id} has ended ({view.status}): there is nothing "

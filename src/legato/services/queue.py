@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from legato.services.connect import StoreLocation, writing
+from legato.services.connect import StoreSource, writing
 from legato.services.runs import run_view
 from legato.services.views.runs import RunView, SubmittedRunView
 
@@ -15,12 +15,12 @@ if TYPE_CHECKING:
     from legato.settings import Settings
 
 
-def queued_runs(settings: StoreLocation, *, target: str | None = None,
+def queued_runs(source: StoreSource, *, target: str | None = None,
                 since: float | None = None, limit: int = 20) -> list[RunView]:
     """The queued runs, in the order workers claim them (priority, then age)."""
     from legato.store.queue import queued_runs as read_queue
 
-    with writing(settings) as store:
+    with writing(source) as store:
         waiting = read_queue(store, target=target or None, since=since, limit=limit)
     return [run_view(record) for record in waiting]
 

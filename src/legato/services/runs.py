@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from legato.services.connect import StoreLocation, reading
+from legato.services.connect import ReadSource, reading
 from legato.services.views.runs import LeaseView, RunView
 
 if TYPE_CHECKING:
@@ -32,36 +32,36 @@ def run_view(record: RunRecord, *, with_lease: bool = False) -> RunView:
         lease=lease)
 
 
-def list_runs(settings: StoreLocation, *, status: str | None = None,
+def list_runs(source: ReadSource, *, status: str | None = None,
               target: str | None = None, since: float | None = None,
               limit: int = 20) -> list[RunView]:
     """The latest runs, newest first, of this status and target, started since then."""
-    with reading(settings) as store:
+    with reading(source) as store:
         found = store.list_runs(status=status, target=target, since=since, limit=limit)
     return [run_view(record) for record in found]
 
 
-def get_run(settings: StoreLocation, run: str) -> RunView:
+def get_run(source: ReadSource, run: str) -> RunView:
     """A run by its id, a unique prefix of it, or ``last``; ``RunNotFoundError`` if none."""
-    with reading(settings) as store:
+    with reading(source) as store:
         return run_view(store.get_run(run))
 
 
-def show_run(settings: StoreLocation, run: str) -> RunDetailView:
+def show_run(source: ReadSource, run: str) -> RunDetailView:
     """A run (by its id, a unique prefix of it, or ``last``) with its steps and, when it is
     running, who holds it."""
     from legato.services.steps import step_view
     from legato.services.views.steps import RunDetailView
 
-    with reading(settings) as store:
+    with reading(source) as store:
         record = store.get_run(run)
         steps = store.get_steps(record.run_id)
     return RunDetailView(run=run_view(record, with_lease=True),
                          steps=tuple(step_view(step) for step in steps))
 
 
-def find_by_idempotency_key(settings: StoreLocation, key: str) -> RunView | None:
+def find_by_idempotency_key(source: ReadSource, key: str) -> RunView | None:
     """The run submitted with this idempotency key, if any."""
-    with reading(settings) as store:
+    with reading(source) as store:
         found = store.find_run_by_idempotency_key(key)
     return None if found is None else run_view(found)

@@ -6,7 +6,7 @@ import logging
 from typing import TYPE_CHECKING
 
 from legato.errors import LegatoError
-from legato.services.connect import StoreLocation, reading
+from legato.services.connect import ReadSource, reading
 from legato.services.runs import run_view
 from legato.services.views.steps import AttemptView, LogLineView, RunLogsView, StepView
 
@@ -72,11 +72,11 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
-def run_logs(settings: StoreLocation, run: str, step: str | None = None) -> RunLogsView:
+def run_logs(source: ReadSource, run: str, step: str | None = None) -> RunLogsView:
     """A run, each attempt of its steps (or of one step) with its outcome and traceback,
     and what they printed and logged, in the order written. Naming a step the run does
     not have raises, with the steps it has."""
-    with reading(settings) as store:
+    with reading(source) as store:
         record = store.get_run(run)
         steps = store.get_steps(record.run_id)
         if step is not None:

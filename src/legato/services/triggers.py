@@ -11,7 +11,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from legato.errors import LegatoError
-from legato.services.connect import StoreLocation, store_exists, writing
+from legato.services.connect import StoreSource, store_exists, writing
 from legato.services.views.triggers import (
     CatchUpView,
     TickTimeView,
@@ -32,7 +32,7 @@ def tick_view(tick: TickRecord) -> TickView:
                     run_id=tick.run_id, detail=tick.detail)
 
 
-def list_triggers(settings: StoreLocation, definitions: Definitions, *,
+def list_triggers(source: StoreSource, definitions: Definitions, *,
                   now: dt.datetime | None = None, count: int = 1) -> list[TriggerView]:
     """Every schedule, sensor and asset trigger (in that order, each sorted by name), with
     its next ``count`` ticks after ``now`` and its state in the store."""
@@ -40,7 +40,7 @@ def list_triggers(settings: StoreLocation, definitions: Definitions, *,
     from legato.scheduler.timezones import UTC
 
     now = dt.datetime.now(UTC) if now is None else now
-    states, last = _state(settings)
+    states, last = _state(source)
 
     def state(key: str) -> dict[str, Any]:
         found, tick = states.get(key), last.get(key)
@@ -91,13 +91,13 @@ def list_triggers(settings: StoreLocation, definitions: Definitions, *,
     return views
 
 
-def _state(settings: StoreLocation) -> tuple[dict[str, TriggerState], dict[str, TickRecord]]:
+def _state(source: StoreSource) -> tuple[dict[str, TriggerState], dict[str, TickRecord]]:
     """The triggers' state and last ticks, from the store if there is one."""
-    if not store_exists(settings):
+    if not store_exists(source):
         return {}, {}
     from legato.store.triggers import last_ticks, read_triggers
 
-    with writing(settings) as store:
+    with writing(source) as store:
         return read_triggers(store), last_ticks(store)
 
 
@@ -134,24 +134,24 @@ def trigger_key(definitions: Definitions | None, name: str) -> str:
                       hint=f"defined: {', '.join(names) or 'none'}")
 
 
-def set_paused(settings: StoreLocation, name: str, paused: bool, *,
+def set_paused(source: StoreSource, name: str, paused: bool, *,
                definitions: Definitions | None = None) -> TriggerStateView:
     """Pause (or resume) a trigger, by name in the definitions or by key: a paused trigger
     requests no runs; it goes on from its next tick when resumed."""
     from legato.store.triggers import set_paused as write_paused
 
     key = trigger_key(definitions, name)
-    with writing(settings) as store:
+    with writing(source) as store:
         write_paused(store, key, paused)
     return TriggerStateView(trigger_key=key, paused=paused)
 
 
-def list_ticks(settings: StoreLocation, trigger_key: str | None = None, *,
+def list_ticks(source: StoreSource, trigger_key: str | None = None, *,
                limit: int = 20) -> list[TickView]:
     """The newest ticks of one trigger (by key), or of all, newest first."""
-    if not store_exists(settings):
+    if not store_exists(source):
         return []
     from legato.store.triggers import list_ticks as read_ticks
 
-    with writing(settings) as store:
+    with writing(source) as store:
         return [tick_view(tick) for tick in read_ticks(store, trigger_key, limit=limit)]
