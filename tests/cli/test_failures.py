@@ -7,11 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.cli.conftest import Cli
+from tests.services.conftest import BREAKABLE
 
-DEEP = '''
-import os
-
-import legato as lg
+DEEP = BREAKABLE + '''
 
 
 def dig(n):
@@ -28,18 +26,6 @@ def deep() -> int:
 @lg.flow
 def digging():
     return deep()
-
-
-@lg.asset
-def source():
-    if os.environ.get("BREAK_SOURCE"):
-        raise RuntimeError("source is down")
-    return 1
-
-
-@lg.asset(fallback=lg.last_good)
-def report(source):
-    return source + 1
 '''
 
 

@@ -61,6 +61,27 @@ def failing():
 '''
 
 
+BREAKABLE = '''
+import os
+
+import legato as lg
+
+
+@lg.asset
+def source():
+    if os.environ.get("BREAK_SOURCE"):
+        raise RuntimeError("source is down")
+    return 1
+
+
+@lg.asset(fallback=lg.last_good)
+def report(source):
+    return source + 1
+'''
+"""Assets ``source`` (fails when BREAK_SOURCE is set) and ``report`` (falls back to its
+last good value), to see a failure beside the last good materialization."""
+
+
 @pytest.fixture
 def defs(project: Path) -> Definitions:
     path = project / "svc_project.py"

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from tests.services.conftest import BREAKABLE
+
 from legato.definitions.loader import load_definitions
 from legato.services import assets, execution, steps
 from legato.settings import Settings
 
-FLAKY = """
-import os
-
-import legato as lg
+FLAKY = BREAKABLE + """
 
 
 @lg.task(retries=lg.Retry(2, base=0.01, jitter=False))
@@ -27,19 +26,8 @@ def flaky(ctx) -> int:
 @lg.flow
 def retrying():
     return flaky()
-
-
-@lg.asset
-def source():
-    if os.environ.get("BREAK_SOURCE"):
-        raise RuntimeError("source is down")
-    return 1
-
-
-@lg.asset(fallback=lg.last_good)
-def report(source):
-    return source + 1
 """
+
 
 
 def test_each_attempt_with_its_outcome_and_traceback(on_backend: Settings,
