@@ -8,12 +8,15 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from typer.testing import CliRunner, Result
 
 from legato.cli.main import app
+
+if TYPE_CHECKING:
+    from legato.store.records import RunRecord
 
 PIPELINES = '''
 import legato as lg
@@ -121,3 +124,12 @@ def pipelines(project: Path) -> Path:
     path = project / "pipelines.py"
     path.write_text(PIPELINES)
     return path
+
+
+def stored_run(project: Path, run_id: str) -> RunRecord:
+    """A run's record as the store keeps it, lease included (its ``--json`` view leaves
+    storage internals such as the lease token out)."""
+    from legato.store.sql_store import SqlStore
+
+    with SqlStore(f"sqlite:///{project / '.legato' / 'legato.db'}") as store:
+        return store.get_run(run_id)

@@ -40,7 +40,7 @@ def test_a_backfill_runs_every_partition_and_reports(cli: Cli, kit: Path,
     assets = {a["asset_key"]: a for a in cli.json("assets", "bf_assets.py", "--json")}
     assert assets["days"]["partitions"] == {"definition": "daily from 2020-01-01 (UTC)",
                                             "materialized": 20}
-    assert "partitions" not in assets["plain"]
+    assert assets["plain"]["partitions"] is None
     assert "20 of daily from 2020-01-01 (UTC)" in cli("assets", "bf_assets.py").output
 
 
@@ -84,7 +84,7 @@ def test_cancel(cli: Cli, kit: Path) -> None:
         advance_backfill(store, record, defs)
     canceled = cli.json("backfills", "cancel", record.backfill_id[:10], "--json")
     assert canceled == {"backfill_id": record.backfill_id, "status": "canceled",
-                        "canceled_runs": 4}
+                        "canceled_runs": 4, "already_ended": False}
     again = cli("backfills", "cancel", record.backfill_id)
     assert again.exit_code == 0 and "had already ended (canceled)" in again.output
 

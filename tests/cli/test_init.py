@@ -31,13 +31,13 @@ def test_init_then_materialize_and_run(cli: Cli, project: Path,
     assert materialized.exit_code == 0, materialized.output
     assets = cli.json("assets", "--json")
     assert len(assets) == 3
-    assert all(a["materialization"] is not None for a in assets)
+    assert all(a["latest_materialization"] is not None for a in assets)
     ran = cli("run", "hello", "--param", "name=you", "--param", "times=3")
     assert ran.exit_code == 0, ran.output
     shown = cli.json("show", "last", "--json")
     assert shown["run"]["params"] == {"name": "you", "times": 3}
     assert [s["status"] for s in shown["steps"]] == ["succeeded"] * 3
-    logs = cli.json("logs", "last", "--json")
+    logs = cli.json("logs", "last", "--json")["lines"]
     assert [line["message"] for line in logs] == [f"hello, you! ({n})" for n in (1, 2, 3)]
     assert (demo / ".legato" / "legato.db").is_file()
 

@@ -114,20 +114,21 @@ def test_show_unknown_or_ambiguous_run(cli: Cli, history: list[dict[str, object]
 
 def test_logs_per_step_and_attempt(cli: Cli, history: list[dict[str, object]]) -> None:
     run_id = str(history[2]["run_id"])  # adder
-    lines = cli.json("logs", run_id, "--json")
+    lines = cli.json("logs", run_id, "--json")["lines"]
     assert [(line["step_key"], line["attempt"], line["stream"], line["message"])
             for line in lines] == [("add", 1, "stdout", "adding 1 and 1")]
     assert lines[0]["level"] == 20
     text = cli("logs", run_id).stdout.splitlines()
-    assert text[0] == "── add · attempt 1"
+    assert text[0].startswith("── add · attempt 1/1 succeeded after ")
     assert text[1].split()[1:] == ["stdout", "INFO", "adding", "1", "and", "1"]
 
 
 def test_logs_of_one_step_and_an_unknown_step(cli: Cli, history: list[dict[str, object]]
                                               ) -> None:
-    assert cli.json("logs", "last", "raw", "--json") == []
-    assert "no logs recorded for run" in cli("logs", "last", "raw").stdout
-    doubled = cli.json("logs", "last", "doubled", "--json")
+    assert cli.json("logs", "last", "raw", "--json")["lines"] == []
+    raw = cli("logs", "last", "raw").stdout.splitlines()  # no output, but an attempt
+    assert len(raw) == 1 and raw[0].startswith("── raw · attempt 1/1 succeeded after ")
+    doubled = cli.json("logs", "last", "doubled", "--json")["lines"]
     assert [line["message"] for line in doubled] == ["doubling with 2"]
     unknown = cli("logs", "last", "doubld")
     assert unknown.exit_code == 2
@@ -136,7 +137,7 @@ def test_logs_of_one_step_and_an_unknown_step(cli: Cli, history: list[dict[str, 
 
 def test_assets_with_definitions(cli: Cli, history: list[dict[str, object]]) -> None:
     assets = cli.json("assets", "pipelines.py", "--json")
-    by_key = {a["asset_key"]: a["materialization"] for a in assets}
+    by_key = {a["asset_key"]: a["latest_materialization"] for a in assets}
     order = list(by_key)
     assert set(order) == {"other", "raw", "doubled", "total"}
     assert order.index("raw") < order.index("doubled") < order.index("total")
@@ -157,7 +158,7 @@ def test_assets_without_definitions_lists_the_store(cli: Cli,
                                                     history: list[dict[str, object]]) -> None:
     assets = cli.json("assets", "--json")
     assert [a["asset_key"] for a in assets] == ["doubled", "raw"]
-    assert all(a["materialization"]["run_id"] == history[0]["run_id"] for a in assets)
+    assert all(a["latest_materialization"]["run_id"] == history[0]["run_id"] for a in assets)
 
 
 def test_assets_from_the_definitions_setting(cli: Cli, project: Path,
@@ -165,7 +166,7 @@ def test_assets_from_the_definitions_setting(cli: Cli, project: Path,
     (project / "pyproject.toml").write_text('[tool.legato]\ndefinitions = "pipelines.py"\n')
     assets = cli.json("assets", "--json")
     assert {a["asset_key"] for a in assets} == {"raw", "doubled", "total", "other"}
-    assert all(a["materialization"] is None for a in assets)
+    assert all(a["latest_materialization"] is None for a in assets)
     assert cli("assets", "nothing.txt").exit_code == 2
 
 
@@ -216,7 +217,7 @@ def retrying():
 def test_logs_of_a_retried_step_are_grouped_by_attempt(cli: Cli, project: Path) -> None:
     (project / "flaky.py").write_text(FLAKY)
     assert cli("run", "flaky.py", "retrying").exit_code == 0
-    lines = cli.json("logs", "last", "--json")
+    lines = cli.json("logs", "last", "--json")["lines"]
     by_attempt = sorted({(line["attempt"], line["stream"], line["message"]) for line in lines})
     assert (1, "stdout", "try 1") in by_attempt
     assert (2, "stdout", "try 2") in by_attempt
@@ -224,7 +225,16 @@ def test_logs_of_a_retried_step_are_grouped_by_attempt(cli: Cli, project: Path) 
                for attempt, stream, message in by_attempt)
     text = cli("logs", "last").stdout.splitlines()
     headers = [line for line in text if line.startswith("──")]
-    assert headers == ["── flaky · attempt 1", "── flaky · attempt 2"]
+    assert [h.split(" after ")[0] for h in headers] == [
+        "── flaky · attempt 1/2 failed", "── flaky · attempt 2/2 succeeded"]
+    assert headers[0].endswith(": RuntimeError: first try fails (retrying)")
+    traceback = text.index("Traceback (most recent call last):")
+    assert text.index(headers[0]) < traceback < text.index(headers[1])
+    assert 'raise RuntimeError("first try fails")' in "\n".join(text)
+    attempts = cli.json("logs", "last", "--json")["attempts"]
+    assert [(a["attempt"], a["of"], a["status"], a["next"]) for a in attempts] == [
+        (1, 2, "failed", "retry"), (2, 2, "succeeded", None)]
+    assert "RuntimeError" in attempts[0]["traceback"] and attempts[1]["traceback"] is None
     warning = next(line for line in text if "careful" in line)
     assert " log    WARNING " in warning
     shown = cli.json("show", "last", "--json")

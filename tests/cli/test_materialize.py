@@ -82,7 +82,7 @@ def test_params_reach_steps_as_ctx_params(cli: Cli, pipelines: Path) -> None:
     assert result.exit_code == 0, result.output
     shown = cli.json("show", "last", "--json")
     assert shown["run"]["params"] == {"factor": 3}
-    logs = cli.json("logs", "last", "doubled", "--json")
+    logs = cli.json("logs", "last", "doubled", "--json")["lines"]
     assert [line["message"] for line in logs] == ["doubling with 3"]
 
 

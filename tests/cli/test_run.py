@@ -29,7 +29,7 @@ def test_run_succeeds_records_the_run_and_prints_a_summary(cli: Cli, pipelines: 
     assert run["status"] == "succeeded"
     assert run["target"] == "adder"
     assert run["params"] == {"a": 2}
-    assert run["source"] == f"file:{pipelines}"
+    assert run["definitions"] == f"file:{pipelines}"
     # one plain line per finished step (stdout is not a terminal), then the table and hints
     assert "succeeded  add" in result.stdout
     assert f"run {run['run_id']} succeeded" in result.stdout
@@ -43,7 +43,7 @@ def test_params_are_typed_by_the_flow_annotations(cli: Cli, pipelines: Path) -> 
     assert result.exit_code == 0, result.output
     assert _last_run(cli)["run"]["params"] == {  # type: ignore[index]
         "a": 2, "b": 40, "scale": 0.5, "loud": True, "tag": "007", "extra": {"k": [1, 2]}}
-    logs = cli.json("logs", "last", "--json")
+    logs = cli.json("logs", "last", "--json")["lines"]
     messages = [line["message"] for line in logs]
     assert "adding 2 and 40" in messages  # ints reached the task, not strings
     # the flow's own body is not a step: what it prints goes to the terminal
@@ -119,7 +119,7 @@ def test_definitions_from_a_module(cli: Cli, project: Path) -> None:
         "@lg.flow\ndef single():\n    return one()\n")
     result = cli("run", "-m", "mypkg.flows_for_module_test", "single")
     assert result.exit_code == 0, result.output
-    assert _last_run(cli)["run"]["source"] == "module:mypkg.flows_for_module_test"  # type: ignore[index]
+    assert _last_run(cli)["run"]["definitions"] == "module:mypkg.flows_for_module_test"  # type: ignore[index]
 
 
 def test_definitions_from_the_setting(cli: Cli, project: Path, pipelines: Path,

@@ -52,7 +52,8 @@ def test_listing_shows_every_kind_and_its_state(cli: Cli, project: Path) -> None
     tick, inbox, after = rows
     assert (tick["paused"], tick["last_tick"]) == (False, None)
     assert inbox["trigger_key"] == "sensor:inbox" and inbox["interval_seconds"] == 60
-    assert after["upstream"] == ["orders"] and after["target"] == {"selection": ["report"]}
+    assert after["upstream"] == ["orders"] and after["flow"] is None
+    assert after["selection"] == ["report"]
     assert not (project / ".legato").exists()  # listing never creates a store
 
 

@@ -44,7 +44,7 @@ def test_json_lists_each_schedule_with_its_next_fire_times(cli: Cli, project: Pa
                     "--after", "2026-03-28T12:00:00Z")
     assert [r["name"] for r in rows] == ["nightly", "nightly_model", "quarterly"]
     nightly, model, quarterly = rows
-    assert nightly["target"] == {"flow": "nightly"}
+    assert nightly["flow"] == "nightly" and nightly["selection"] == []
     assert nightly["cron"] == "30 2 * * *" and nightly["timezone"] == "Europe/Berlin"
     assert nightly["params"] == {"day": "today"}
     assert nightly["catch_up"] == {"policy": "latest", "limit": None}
@@ -53,7 +53,7 @@ def test_json_lists_each_schedule_with_its_next_fire_times(cli: Cli, project: Pa
          "local": "2026-03-29T03:00:00+02:00"},
         {"tick_key": "2026-03-30T00:30:00Z", "at": "2026-03-30T00:30:00+00:00",
          "local": "2026-03-30T02:30:00+02:00"}]
-    assert model["target"] == {"selection": ["*model"]}
+    assert model["flow"] is None and model["selection"] == ["*model"]
     assert model["catch_up"] == {"policy": "all", "limit": 7}
     assert model["partitions"] == {"kind": "daily", "start": "2026-01-01", "end": None,
                                    "tz": "Europe/Berlin"}

@@ -65,7 +65,13 @@ def test_the_reader_reads_what_the_store_reads(filled: str) -> None:
             assert reader.get_steps(run.run_id) == store.get_steps(run.run_id)
             assert reader.get_logs(run.run_id) == store.get_logs(run.run_id)
             assert reader.get_logs(run.run_id, "raw") == store.get_logs(run.run_id, "raw")
+            assert reader.get_events(run.run_id) == store.get_events(run.run_id)
+            assert reader.get_events(run.run_id, "boom") == store.get_events(run.run_id,
+                                                                             "boom")
         assert reader.latest_materializations() == store.latest_materializations()
+        latest = reader.latest_asset_steps()
+        assert latest == store.latest_asset_steps() and set(latest) == {"raw", "total"}
+        assert latest["raw"].run_id == runs[1].run_id  # the newer of the two
         assert reader.partition_counts() == store.partition_counts()
         assert reader.find_run_by_idempotency_key("nope") is None
     reader.close()

@@ -18,7 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from legato.cli.render import duration
 
 if TYPE_CHECKING:
-    from legato.daemon.backfill import BackfillProgress
+    from legato.services.views.backfills import BackfillProgressView
 
 PLAIN_EVERY_S = 5.0
 
@@ -33,7 +33,7 @@ class BackfillBar:
         self._started = time.monotonic()
         self._first_done: int | None = None
         self._printed = 0.0
-        self._last: BackfillProgress | None = None
+        self._last: BackfillProgressView | None = None
         self._bar = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("{task.fields[counts]}"), TextColumn("{task.fields[pace]}"),
@@ -53,7 +53,7 @@ class BackfillBar:
         elif self._last is not None:
             self.console.print(self._line(self._last), soft_wrap=True, highlight=False)
 
-    def update(self, progress: BackfillProgress) -> None:
+    def update(self, progress: BackfillProgressView) -> None:
         self._last = progress
         if self._first_done is None:
             self._first_done = progress.done
@@ -66,11 +66,11 @@ class BackfillBar:
             self._printed = now
             self.console.print(self._line(progress), soft_wrap=True, highlight=False)
 
-    def _counts(self, p: BackfillProgress) -> str:
+    def _counts(self, p: BackfillProgressView) -> str:
         failed = f"[red]{p.failed} failed[/]" if p.failed else "0 failed"
         return f"{failed} · {p.running} running · {p.queued} queued"
 
-    def _pace(self, p: BackfillProgress) -> str:
+    def _pace(self, p: BackfillProgressView) -> str:
         """Partitions a second since this command started, and the time left at that pace."""
         if p.done >= p.total:
             return "done"
@@ -82,6 +82,6 @@ class BackfillBar:
         left = (p.total - p.done) / rate
         return f"{rate:.1f}/s · ETA {duration(left)}"
 
-    def _line(self, p: BackfillProgress) -> str:
+    def _line(self, p: BackfillProgressView) -> str:
         return (f"{self.label}: {p.done}/{p.total} done · {p.failed} failed · {p.running} "
                 f"running · {p.queued} queued · {self._pace(p)}")

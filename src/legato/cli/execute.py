@@ -1,8 +1,9 @@
 """Start a run with the live progress display, then report how it ended.
 
-Shared by ``legato run`` and ``legato materialize``; the run itself is the core's
-``Runner``. Ctrl-C while the run is in progress is handled by the Runner, which records
-the run as canceled and returns.
+Shared by ``legato run``, ``legato materialize`` and ``legato resume``; the run itself is
+the services' (``legato.services.execution``), which this watches through its observer.
+Ctrl-C while the run is in progress is handled by the engine, which records the run as
+canceled and returns.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from legato.cli.progress import RunProgress
 from legato.cli.render import duration, make_console, status_text, steps_summary
 
 if TYPE_CHECKING:
-    from legato.engine.results import RunResult
-    from legato.engine.runner import Runner
+    from legato.services.execution import RunObserver
+    from legato.services.views.runs import RunOutcome
     from legato.settings import Settings
 
 
@@ -34,13 +35,12 @@ def settings_for(executor: str | None, max_parallel: int | None) -> Settings:
     return load_settings(**overrides)
 
 
-def execute(settings: Settings, start: Callable[[Runner], RunResult]) -> ExitCode:
-    """Run ``start(runner)`` under the progress display; print the summary; the exit code."""
-    from legato.engine.runner import Runner
-
+def execute(settings: Settings, start: Callable[[RunObserver], RunOutcome]) -> ExitCode:
+    """Run ``start(observer)`` under the progress display; print the summary; the exit
+    code."""
     console = make_console()
     with RunProgress(console) as progress:
-        result = start(Runner(settings, observer=progress))
+        result = start(progress)
     _summarize(settings, result)
     if result.status == "succeeded":
         return ExitCode.OK
@@ -51,19 +51,18 @@ def execute(settings: Settings, start: Callable[[Runner], RunResult]) -> ExitCod
     return ExitCode.RUN_FAILED
 
 
-def _summarize(settings: Settings, result: RunResult) -> None:
-    from legato.store.reader import open_reader
+def _summarize(settings: Settings, result: RunOutcome) -> None:
+    from legato.services.runs import show_run
 
     console = make_console()
-    with open_reader(settings.store_url, durability=settings.durability) as store:
-        run = store.get_run(result.run_id)
-        steps = store.get_steps(result.run_id)
+    detail = show_run(settings, result.run_id)
+    run, steps = detail.run, detail.steps
     if steps:
         console.print(steps_summary(steps))
         console.print()
     line = Text.assemble("run ", (run.run_id, "bold"), " ", status_text(run.status))
-    if run.duration is not None:
-        line.append(f" in {duration(run.duration)}")
+    if run.duration_s is not None:
+        line.append(f" in {duration(run.duration_s)}")
     if run.error and run.status != "canceled":
         line.append(f": {run.error}", style="red")
     console.print(line, soft_wrap=True)

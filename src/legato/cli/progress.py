@@ -21,7 +21,7 @@ from rich.text import Text
 from legato.cli.render import STATUS_STYLES, duration
 
 if TYPE_CHECKING:
-    from legato.store.records import Event
+    from legato.services.execution import Event
 
 SHOWN_RUNNING = 6
 """The live display names at most this many running steps."""

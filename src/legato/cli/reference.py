@@ -39,7 +39,8 @@ def render() -> str:
         "Every command that lists something (`runs`, `show`, `logs`, `assets`, `schedules`, "
         "`backfills`) "
         "takes "
-        "`--json` and then prints plain JSON: the store's records, field for field. "
+        "`--json` and then prints plain JSON: the services' views, documented field by "
+        "field in [the views reference](reference/views.md). "
         "Errors print one line, `error: <message>`, and often a `hint:` line, on stderr; "
         "`legato --debug <command>` adds the traceback.",
         "",

@@ -6,10 +6,8 @@ markup), so a message holding ``[brackets]`` prints as it is.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
-import math
 import sys
 import time
 from collections import Counter
@@ -21,10 +19,10 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
-
-    from legato.definitions.schedule import ScheduleDefinition
-    from legato.store.records import MaterializationRecord, RunRecord, StepRecord
+    from legato.services.views.assets import AssetView
+    from legato.services.views.runs import RunView
+    from legato.services.views.steps import AttemptView, StepView
+    from legato.services.views.triggers import TriggerView
 
 BIG_RUN = 30
 """Above this many steps, the summary after a run shows counts and the steps that did not
@@ -51,22 +49,11 @@ def make_console(*, stderr: bool = False) -> Console:
 
 
 def print_json(data: Any) -> None:
-    """Plain, strict JSON on stdout: no colours, records as their dataclass fields, and no
-    ``NaN`` or ``Infinity`` (which strict parsers reject: they are written as null)."""
-    sys.stdout.write(json.dumps(to_jsonable(data), indent=2, default=str, allow_nan=False)
-                     + "\n")
+    """The services' views as plain, strict JSON on stdout (``legato.services.views.to_json``):
+    no colours, and no ``NaN`` or ``Infinity`` (which strict parsers reject)."""
+    from legato.services.views.serialize import to_json
 
-
-def to_jsonable(data: Any) -> Any:
-    if dataclasses.is_dataclass(data) and not isinstance(data, type):
-        return to_jsonable(dataclasses.asdict(data))
-    if isinstance(data, dict):
-        return {key: to_jsonable(value) for key, value in data.items()}
-    if isinstance(data, list | tuple):
-        return [to_jsonable(item) for item in data]
-    if isinstance(data, float) and not math.isfinite(data):
-        return None
-    return data
+    sys.stdout.write(json.dumps(to_json(data), indent=2, default=str, allow_nan=False) + "\n")
 
 
 def status_text(status: str) -> Text:
@@ -119,7 +106,7 @@ def counts_text(statuses: Iterable[str]) -> Text:
     return text or Text("no steps", style="dim")
 
 
-def steps_table(steps: Sequence[StepRecord]) -> Table:
+def steps_table(steps: Sequence[StepView]) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("step", overflow="fold")
     table.add_column("status")
@@ -130,13 +117,48 @@ def steps_table(steps: Sequence[StepRecord]) -> Table:
         detail = step.reason or step.error or ""  # a reason tells the whole story
         table.add_row(
             Text(step.step_key), status_text(step.status), str(step.attempts or "-"),
-            duration(step.duration),
+            duration(step.duration_s),
             Text(detail, style="red" if step.status == "failed" else "dim"),
         )
     return table
 
 
-def steps_summary(steps: Sequence[StepRecord]) -> RenderableType:
+def attempt_header(step_key: str, attempt: int, outcome: AttemptView | None) -> Text:
+    """``── extract · attempt 2/4 failed after 0.3s: ValueError: boom``."""
+    text = Text(f"── {step_key} · attempt {attempt}", style="bold")
+    if outcome is None:
+        return text
+    if outcome.of is not None:
+        text.append(f"/{outcome.of}", style="bold")
+    text.append(" ")
+    text.append_text(status_text(outcome.status))
+    if outcome.duration_s is not None:
+        text.append(f" after {duration(outcome.duration_s)}")
+    if outcome.error:
+        text.append(f": {outcome.error}", style="red")
+    if outcome.status == "failed" and outcome.next == "retry":
+        text.append(" (retrying)", style="dim")
+    return text
+
+
+TRACEBACK_LINES = 12
+"""``legato show`` prints the last this many lines of a failed step's traceback."""
+
+
+def traceback_text(step: StepView, *, full: bool) -> Text:
+    """A failed step's traceback: its last lines, or all with ``full``."""
+    lines = (step.traceback or "").rstrip().splitlines()
+    text = Text(f"traceback of {step.step_key}", style="bold")
+    if not full and len(lines) > TRACEBACK_LINES:
+        text.append(f" (its last {TRACEBACK_LINES} lines of {len(lines)}; all of it: "
+                    "--traceback)", style="dim")
+        lines = lines[-TRACEBACK_LINES:]
+    text.append(":\n")
+    text.append("\n".join(lines), style="red")
+    return text
+
+
+def steps_summary(steps: Sequence[StepView]) -> RenderableType:
     """Every step; for a big run, the counts and only the steps that did not succeed."""
     if len(steps) <= BIG_RUN:
         return steps_table(steps)
@@ -148,7 +170,7 @@ def steps_summary(steps: Sequence[StepRecord]) -> RenderableType:
     return Group(*parts)
 
 
-def runs_table(runs: Sequence[RunRecord]) -> Table:
+def runs_table(runs: Sequence[RunView]) -> Table:
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("run")
     table.add_column("kind")
@@ -161,12 +183,12 @@ def runs_table(runs: Sequence[RunRecord]) -> Table:
     for run in runs:
         target = run.target + (f" [{run.partition_key}]" if run.partition_key else "")
         table.add_row(run.run_id, run.kind, Text(target), status_text(run.status),
-                      ago(run.created_at, now), duration(run.duration),
+                      ago(run.created_at, now), duration(run.duration_s),
                       Text(run.error or "", style="red"))
     return table
 
 
-def queue_table(runs: Sequence[RunRecord]) -> Table:
+def queue_table(runs: Sequence[RunView]) -> Table:
     """Queued runs, in the order workers claim them."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("run")
@@ -183,7 +205,7 @@ def queue_table(runs: Sequence[RunRecord]) -> Table:
     return table
 
 
-def run_header(run: RunRecord) -> Table:
+def run_header(run: RunView) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold")
     grid.add_column(overflow="fold")
@@ -195,53 +217,83 @@ def run_header(run: RunRecord) -> Table:
         grid.add_row("backfill", Text(f"{run.backfill_id} (legato backfills status "
                                       f"{run.backfill_id})"))
     grid.add_row("started", f"{timestamp(run.created_at)} ({ago(run.created_at)})")
-    grid.add_row("duration", duration(run.duration) if run.ended_at else "still running")
+    grid.add_row("duration", duration(run.duration_s) if run.ended_at else "still running")
     if run.params:
         grid.add_row("params", Text(json.dumps(run.params, default=str)))
-    if run.source:
-        grid.add_row("source", Text(run.source))
+    if run.definitions:
+        grid.add_row("source", Text(run.definitions))
     if run.idempotency_key:
         grid.add_row("key", Text(run.idempotency_key))
-    if run.status == "running":
-        from legato.engine.lease import may_take_over
-
-        claim = may_take_over(run)
+    if run.lease is not None:
+        lease = run.lease
         grid.add_row("lease", Text(
-            f"resumable: {claim.reason}; resume it with legato resume {run.run_id}",
-            style="yellow") if claim.allowed else Text(
-            f"held by {run.lease_owner} for {duration(claim.wait_s)} more"))
+            f"resumable: {lease.reason}; resume it with legato resume {run.run_id}",
+            style="yellow") if lease.resumable else Text(
+            f"held by {lease.owner} for {duration(lease.wait_s)} more"))
     if run.error:
         grid.add_row("error", Text(run.error, style="red"))
     return grid
 
 
-def assets_table(rows: Sequence[tuple[str, MaterializationRecord | None]],
-                 partitions: Mapping[str, str] | None = None) -> Table:
-    """One row per asset; with ``partitions`` (asset -> "12 of daily from ..."), a column
-    of how many partitions were materialized."""
+def assets_table(assets: Sequence[AssetView]) -> Table:
+    """One row per asset; when some are partitioned, a column of how many partitions were
+    materialized ("12 of daily from ...")."""
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("asset", overflow="fold")
     table.add_column("materialized")
     table.add_column("run")
     table.add_column("rows", justify="right")
     table.add_column("data version")
-    if partitions:
+    partitioned = any(asset.partitions is not None for asset in assets)
+    if partitioned:
         table.add_column("partitions", overflow="fold")
+    troubled = any(_trouble(asset) for asset in assets)
+    if troubled:
+        table.add_column("latest run", overflow="fold")
     now = time.time()
-    for key, record in rows:
-        extra = [Text(partitions.get(key, ""), style="dim")] if partitions else []
+    for asset in assets:
+        extra = [Text(_partitions_text(asset), style="dim")] if partitioned else []
+        if troubled:
+            extra.append(_outcome_text(asset, now))
+        record = asset.latest_materialization
         if record is None:
-            table.add_row(Text(key), Text("never materialized", style="dim"), "", "", "",
-                          *extra)
+            table.add_row(Text(asset.asset_key), Text("never materialized", style="dim"), "",
+                          "", "", *extra)
         else:
             rows_text = "-" if record.row_count is None else f"{record.row_count:,}"
-            table.add_row(Text(key), ago(record.created_at, now), record.run_id, rows_text,
-                          record.data_version, *extra)
+            table.add_row(Text(asset.asset_key), ago(record.created_at, now), record.run_id,
+                          rows_text, record.data_version, *extra)
     return table
 
 
-def schedules_table(schedules: Mapping[str, ScheduleDefinition],
-                    rows: Sequence[dict[str, Any]]) -> Table:
+def _trouble(asset: AssetView) -> bool:
+    """Its latest step did not succeed (it failed, fell back, was skipped or canceled)."""
+    return (asset.latest_outcome is not None
+            and asset.latest_outcome.status not in ("succeeded", "cached"))
+
+
+def _outcome_text(asset: AssetView, now: float) -> Text:
+    """``failed 3m ago (run 1a2b...): ValueError: boom`` for an asset in trouble."""
+    outcome = asset.latest_outcome
+    if outcome is None or not _trouble(asset):
+        return Text("")
+    text = status_text(outcome.status) + Text(f" {ago(outcome.ended_at, now)} (run "
+                                              f"{outcome.run_id})")
+    detail = outcome.error or outcome.reason
+    if detail:
+        text.append(f": {detail.splitlines()[0]}", style="dim")
+    return text
+
+
+def _partitions_text(asset: AssetView) -> str:
+    p = asset.partitions
+    if p is None:
+        return ""
+    return f"{p.materialized:,}" + (f" of {p.definition}" if p.definition is not None
+                                    else " materialized")
+
+
+def schedules_table(triggers: Sequence[TriggerView]) -> Table:
     """One row per schedule, sensor and asset trigger; next fire times one per line, local
     and UTC; paused or active, and the last tick."""
     table = Table(box=None, pad_edge=False, header_style="bold")
@@ -253,34 +305,31 @@ def schedules_table(schedules: Mapping[str, ScheduleDefinition],
     table.add_column("next (UTC)", no_wrap=True)
     table.add_column("state", no_wrap=True)
     table.add_column("last tick", overflow="fold")
-    for row in rows:
-        target = row["target"]
-        runs = (f"flow {target['flow']}" if "flow" in target
-                else f"assets {', '.join(target['selection'])}")
+    for row in triggers:
+        runs = (f"flow {row.flow}" if row.flow else f"assets {', '.join(row.selection)}")
         catch_up = "-"
-        when = row["cadence"]
-        timezone = row.get("timezone")
-        if row["kind"] == "schedule":
-            policy = schedules[row["name"]].spec.catch_up
+        when = row.cadence
+        if row.catch_up is not None:
+            policy = row.catch_up
             catch_up = f"all ≤{policy.limit}" if policy.policy == "all" else policy.policy
-            if row["cron"] is not None:
-                when = f"{row['cron']}\n{timezone}"
-        local = "\n".join(_short_time(t["local"], timezone) for t in row["next"])
-        utc = "\n".join(_short_time(t["at"]) for t in row["next"])
-        state = Text("paused", style="yellow") if row["paused"] else Text("active")
-        table.add_row(Text(row["name"]), Text(runs), Text(when), catch_up,
-                      local or ("-" if row["kind"] == "asset_trigger" else "never"),
+        if row.kind == "schedule" and row.cron is not None:
+            when = f"{row.cron}\n{row.timezone}"
+        local = "\n".join(_short_time(t.local, row.timezone) for t in row.next)
+        utc = "\n".join(_short_time(t.at) for t in row.next)
+        state = Text("paused", style="yellow") if row.paused else Text("active")
+        table.add_row(Text(row.name), Text(runs), Text(when), catch_up,
+                      local or ("-" if row.kind == "asset_trigger" else "never"),
                       utc or "-", state, _last_tick(row))
     return table
 
 
-def _last_tick(row: Mapping[str, Any]) -> Text:
-    tick = row.get("last_tick")
+def _last_tick(row: TriggerView) -> Text:
+    tick = row.last_tick
     if tick is None:
         return Text("-", style="dim")
-    style = {"requested": "green", "failed": "red"}.get(tick["status"], "dim")
-    text = Text(f"{timestamp(tick['at'])} ") + Text(tick["status"], style=style)
-    detail = tick["detail"] if tick["status"] != "requested" else tick["run_id"]
+    style = {"requested": "green", "failed": "red"}.get(tick.status, "dim")
+    text = Text(f"{timestamp(tick.at)} ") + Text(tick.status, style=style)
+    detail = tick.detail if tick.status != "requested" else tick.run_id
     if detail:
         text += Text(f": {detail.splitlines()[0]}")
     return text

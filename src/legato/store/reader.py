@@ -11,6 +11,7 @@ creates, migrates or refuses it, and words the errors, exactly as before.
 from __future__ import annotations
 
 import contextlib
+import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import Any, Protocol
 from legato.errors import RunNotFoundError
 from legato.store.migrations import HEAD
 from legato.store.records import (
+    Event,
     LogLine,
     MaterializationRecord,
     RunRecord,
@@ -46,6 +48,10 @@ class StoreReads(Protocol):
     def get_steps(self, run_id: str) -> list[StepRecord]: ...
 
     def get_logs(self, run_id: str, step_key: str | None = None) -> list[LogLine]: ...
+
+    def get_events(self, run_id: str, step_key: str | None = None) -> list[Event]: ...
+
+    def latest_asset_steps(self) -> dict[str, StepRecord]: ...
 
     def find_run_by_idempotency_key(self, key: str) -> RunRecord | None: ...
 
@@ -153,6 +159,24 @@ class SqliteReader:
         return [LogLine(r["run_id"], r["step_key"], r["attempt"], r["at"], r["stream"],
                         r["level"], r["message"])
                 for r in self._rows(sql + " ORDER BY log_id", params)]
+
+    def get_events(self, run_id: str, step_key: str | None = None) -> list[Event]:
+        sql, params = "SELECT * FROM events WHERE run_id = ?", [run_id]
+        if step_key is not None:
+            sql, params = sql + " AND step_key = ?", [run_id, step_key]
+        return [Event(r["run_id"], r["step_key"], r["attempt"], r["kind"], r["at"],
+                      json.loads(r["data"]), r["event_id"])
+                for r in self._rows(sql + " ORDER BY event_id", params)]
+
+    def latest_asset_steps(self) -> dict[str, StepRecord]:
+        """The step that last ended of every asset (its latest outcome: succeeded, cached,
+        failed, fallback, skipped or canceled), by asset key."""
+        rows = self._rows(
+            "SELECT steps.* FROM steps JOIN (SELECT name, max(ended_at) AS at FROM steps "
+            "WHERE kind = 'asset' AND ended_at IS NOT NULL GROUP BY name) AS newest "
+            "ON steps.name = newest.name AND steps.ended_at = newest.at "
+            "WHERE steps.kind = 'asset'")
+        return {row["name"]: step_record(row) for row in rows}
 
     def find_run_by_idempotency_key(self, key: str) -> RunRecord | None:
         rows = self._rows("SELECT * FROM runs WHERE idempotency_key = ?", [key])

@@ -321,11 +321,12 @@ class SqlStore:
         rows = self._rows(select(steps).where(steps.c.run_id == run_id).order_by(steps.c.seq))
         return [_step(row) for row in rows]
 
-    def get_events(self, run_id: str) -> list[Event]:
+    def get_events(self, run_id: str, step_key: str | None = None) -> list[Event]:
         events = schema.events
-        rows = self._rows(
-            select(events).where(events.c.run_id == run_id).order_by(events.c.event_id)
-        )
+        query = select(events).where(events.c.run_id == run_id).order_by(events.c.event_id)
+        if step_key is not None:
+            query = query.where(events.c.step_key == step_key)
+        rows = self._rows(query)
         return [
             Event(r.run_id, r.step_key, r.attempt, r.kind, r.at, json.loads(r.data), r.event_id)
             for r in rows
@@ -436,6 +437,20 @@ class SqlStore:
             (table.c.asset_key == newest.c.asset_key) & (table.c.created_at == newest.c.at),
         )
         return {row.asset_key: _materialization(row) for row in self._rows(query)}
+
+    def latest_asset_steps(self) -> dict[str, StepRecord]:
+        """The step that last ended of every asset (its latest outcome), by asset key."""
+        steps = schema.steps
+        newest = (
+            select(steps.c.name, func.max(steps.c.ended_at).label("at"))
+            .where(steps.c.kind == "asset", steps.c.ended_at.is_not(None))
+            .group_by(steps.c.name)
+            .subquery()
+        )
+        query = select(steps).join(
+            newest, (steps.c.name == newest.c.name) & (steps.c.ended_at == newest.c.at)
+        ).where(steps.c.kind == "asset")
+        return {row.name: _step(row) for row in self._rows(query)}
 
 
 _statements: dict[tuple[str, str], Statements] = {}

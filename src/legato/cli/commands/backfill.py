@@ -12,10 +12,9 @@ from legato.cli.errors import CommandLineError, ExitCode
 from legato.cli.options import JsonOption, ModuleOption, ParamOption
 
 if TYPE_CHECKING:
-    from legato.daemon.backfill import BackfillProgress
     from legato.definitions.definitions import Definitions
+    from legato.services.views.backfills import BackfillProgressView, BackfillView
     from legato.settings import Settings
-    from legato.store.backfills import BackfillRecord
 
 OLD_ACTIONS = ("status", "cancel", "resume")
 """The words ``legato backfill`` took for actions before ``legato backfills`` (now asset
@@ -101,10 +100,9 @@ def _start(settings: Settings, items: list[str], *, module: str | None, first: s
            detach: bool = False) -> ExitCode:
     from legato.cli.locate import load_project, split_file
     from legato.cli.params import parse_params
-    from legato.daemon.backfill import DEFAULT_MAX_CONCURRENT, plan_backfill, start_backfill
-    from legato.daemon.backfill import rerun_failed as plan_rerun
     from legato.errors import LegatoError
-    from legato.store.sql_store import SqlStore
+    from legato.services.backfills import rerun_failed as start_rerun
+    from legato.services.backfills import start_backfill
 
     file, names = split_file(None, items)
     try:
@@ -115,25 +113,23 @@ def _start(settings: Settings, items: list[str], *, module: str | None, first: s
         raise
     if names and names[0] in OLD_ACTIONS and names[0] not in defs.assets:
         raise _moved(names)
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
-        if rerun_failed is not None:
-            if names or first or last or partitions:
-                raise CommandLineError(
-                    "--rerun-failed runs the failed partitions of an earlier backfill: give "
-                    "no selection, range or partitions with it",
-                    hint=f"legato backfill --rerun-failed {rerun_failed}")
-            planned = plan_rerun(store, defs, rerun_failed, max_concurrent=max_concurrent,
-                                 yes=yes)
-        else:
-            if not names:
-                raise CommandLineError("name the partitioned assets to backfill",
-                                       hint="legato backfill events --from KEY --to KEY")
-            keys = ([k.strip() for k in partitions.split(",") if k.strip()]
-                    if partitions is not None else None)
-            planned = plan_backfill(defs, names, first=first, last=last, keys=keys,
-                                    max_concurrent=max_concurrent or DEFAULT_MAX_CONCURRENT,
-                                    params=parse_params(param), yes=yes)
-        record, new = start_backfill(store, planned)
+    if rerun_failed is not None:
+        if names or first or last or partitions:
+            raise CommandLineError(
+                "--rerun-failed runs the failed partitions of an earlier backfill: give "
+                "no selection, range or partitions with it",
+                hint=f"legato backfill --rerun-failed {rerun_failed}")
+        record, new = start_rerun(settings, defs, rerun_failed,
+                                  max_concurrent=max_concurrent, yes=yes)
+    else:
+        if not names:
+            raise CommandLineError("name the partitioned assets to backfill",
+                                   hint="legato backfill events --from KEY --to KEY")
+        keys = ([k.strip() for k in partitions.split(",") if k.strip()]
+                if partitions is not None else None)
+        record, new = start_backfill(settings, defs, names, first=first, last=last,
+                                     keys=keys, max_concurrent=max_concurrent,
+                                     params=parse_params(param), yes=yes)
     announce(record, new)
     if detach:
         from legato.cli.render import make_console
@@ -159,12 +155,11 @@ def _moved(names: list[str]) -> CommandLineError:
         hint=f"did you mean: {instead}")
 
 
-def announce(record: BackfillRecord, new: bool) -> None:
+def announce(record: BackfillView, new: bool) -> None:
     from legato.cli.render import make_console
 
-    spec = record.spec
-    what = (f"{spec['first']} to {spec['last']}" if spec.get("first") is not None
-            else ", ".join(spec.get("keys", [])[:5]) + (" ..." if record.total > 5 else ""))
+    what = (f"{record.first} to {record.last}" if record.first is not None
+            else ", ".join((record.keys or ())[:5]) + (" ..." if record.total > 5 else ""))
     verb = "backfill" if new else "picking up backfill"
     make_console().print(
         f"{verb} [bold]{record.backfill_id}[/]: {record.total:,} partition"
@@ -172,14 +167,14 @@ def announce(record: BackfillRecord, new: bool) -> None:
         f"{record.max_concurrent} at a time", soft_wrap=True, highlight=False)
 
 
-def drive(settings: Settings, record: BackfillRecord, defs: Definitions) -> ExitCode:
+def drive(settings: Settings, record: BackfillView, defs: Definitions) -> ExitCode:
     from legato.cli.backfill_progress import BackfillBar
     from legato.cli.render import make_console
-    from legato.daemon.backfill_driver import drive_backfill
+    from legato.services.backfills import drive_backfill
 
     console = make_console()
     started = time.monotonic()
-    progress: BackfillProgress | None = None
+    progress: BackfillProgressView | None = None
     try:
         with BackfillBar(console, f"backfill {record.backfill_id}") as bar:
             progress = drive_backfill(settings, record.backfill_id, defs,

@@ -13,8 +13,6 @@ from legato.cli.options import JsonOption, ModuleOption
 
 if TYPE_CHECKING:
     from legato.settings import Settings
-    from legato.store.backfills import BackfillRecord
-    from legato.store.sql_store import SqlStore
 
 app = typer.Typer(
     name="backfills",
@@ -68,25 +66,20 @@ def cancel(backfill_id: BackfillId, *, json: JsonOption = False) -> None:
     partitions are enqueued. Run its failed and canceled partitions again with legato
     backfill --rerun-failed ID."""
     from legato.cli.render import make_console, print_json
+    from legato.services.backfills import cancel_backfill
     from legato.settings import load_settings
-    from legato.store.backfills import cancel_backfill, get_backfill
-    from legato.store.sql_store import SqlStore
 
-    settings = load_settings()
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
-        record = get_backfill(store, backfill_id)
-        canceled = cancel_backfill(store, record.backfill_id, "canceled by the user")
-        record = get_backfill(store, record.backfill_id)
+    canceled = cancel_backfill(load_settings(), backfill_id)
     if json:
-        print_json({"backfill_id": record.backfill_id, "status": str(record.status),
-                    "canceled_runs": canceled or 0})
+        print_json(canceled)
         return
     console = make_console()
-    if canceled is None:
-        console.print(f"backfill {record.backfill_id} had already ended ({record.status})")
+    if canceled.already_ended:
+        console.print(f"backfill {canceled.backfill_id} had already ended ({canceled.status})")
         return
-    console.print(f"backfill {record.backfill_id} canceled: {canceled} queued run"
-                  f"{'s' if canceled != 1 else ''} canceled; running ones finish")
+    n = canceled.canceled_runs
+    console.print(f"backfill {canceled.backfill_id} canceled: {n} queued run"
+                  f"{'s' if n != 1 else ''} canceled; running ones finish")
 
 
 @app.command("resume")
@@ -98,51 +91,36 @@ def resume(backfill_id: BackfillId, *, module: ModuleOption = None) -> None:
     from legato.cli.commands.backfill import announce, drive
     from legato.cli.locate import definitions_target, load_project
     from legato.definitions.loader import load_from_source
-    from legato.errors import PartitionError
+    from legato.services.backfills import resumable_backfill
     from legato.settings import load_settings
-    from legato.store.backfills import BackfillStatus, get_backfill
-    from legato.store.sql_store import SqlStore
 
     settings = load_settings()
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
-        record = get_backfill(store, backfill_id)
-    if record.status != BackfillStatus.RUNNING:
-        raise PartitionError(
-            f"backfill {record.backfill_id} has ended ({record.status}): there is nothing "
-            "to resume",
-            hint=f"run its failed partitions again: legato backfill --rerun-failed "
-            f"{record.backfill_id}" if record.status != BackfillStatus.COMPLETED
-            else f"see legato backfills status {record.backfill_id}")
-    source = record.spec.get("source")
-    if definitions_target(None, module, settings) is not None or not source:
+    found = resumable_backfill(settings, backfill_id)
+    if definitions_target(None, module, settings) is not None or not found.definitions:
         defs = load_project(None, module, settings, "backfill")
     else:
-        defs = load_from_source(source)
-    announce(record, False)
-    raise typer.Exit(drive(settings, record, defs))
+        defs = load_from_source(found.definitions)
+    announce(found, False)
+    raise typer.Exit(drive(settings, found, defs))
 
 
 def _show(settings: Settings, backfill_id: str | None, json: bool, *, limit: int = 20) -> None:
     from rich.table import Table
 
     from legato.cli.render import ago, make_console, print_json, status_text
-    from legato.daemon.backfill import backfill_progress
-    from legato.store.backfills import get_backfill, list_backfills
-    from legato.store.sql_store import SqlStore
+    from legato.services.backfills import get_backfill, list_backfills
 
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
-        records = ([get_backfill(store, backfill_id)] if backfill_id is not None
-                   else list_backfills(store, limit=limit))
-        rows = [(r, backfill_progress(store, r)) for r in records]
-        failed = _failed_keys(store, records[0]) if backfill_id is not None and records else []
-    if json:
-        data = [{**p.to_json(), "target": r.target, "spec": r.spec,
-                 "max_concurrent": r.max_concurrent, "cursor": r.cursor,
-                 "created_at": r.created_at, "ended_at": r.ended_at} for r, p in rows]
-        if backfill_id is not None:
-            data[0]["failed_partitions"] = failed
-        print_json(data[0] if backfill_id is not None else data)
-        return
+    if backfill_id is not None:
+        one = get_backfill(settings, backfill_id)
+        if json:
+            print_json(one)
+            return
+        rows = [one]
+    else:
+        rows = list_backfills(settings, limit=limit)
+        if json:
+            print_json(rows)
+            return
     console = make_console()
     if not rows:
         console.print("no backfills yet (start one: legato backfill ASSET --from KEY --to KEY)")
@@ -151,22 +129,14 @@ def _show(settings: Settings, backfill_id: str | None, json: bool, *, limit: int
     for column in ("backfill", "target", "status", "done", "failed", "running", "queued",
                    "started"):
         table.add_column(column)
-    for r, p in rows:
-        table.add_row(r.backfill_id, r.target, status_text(str(p.status)),
-                      f"{p.done:,}/{p.total:,}", str(p.failed), str(p.running),
-                      str(p.queued), ago(r.created_at))
+    for r in rows:
+        table.add_row(r.backfill_id, r.target, status_text(r.status),
+                      f"{r.done:,}/{r.total:,}", str(r.failed), str(r.running),
+                      str(r.queued), ago(r.created_at))
     console.print(table)
-    if backfill_id is not None and rows[0][1].error:
-        console.print(f"[red]{rows[0][1].error}[/]", soft_wrap=True)
+    if backfill_id is not None and rows[0].error:
+        console.print(f"[red]{rows[0].error}[/]", soft_wrap=True)
+    failed = list(rows[0].failed_partitions or ()) if backfill_id is not None else []
     if failed:
         console.print("failed partitions: " + ", ".join(failed[:20])
                       + (" ..." if len(failed) > 20 else ""), soft_wrap=True)
-
-
-def _failed_keys(store: SqlStore, record: BackfillRecord) -> list[str]:
-    from itertools import islice
-
-    from legato.store.backfills import partitions_with_status
-
-    return list(islice(partitions_with_status(store, record.backfill_id,
-                                              ("failed", "canceled")), 1000))

@@ -8,11 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from legato.cli.errors import CommandLineError
 from legato.cli.options import JsonOption, RunArgument
 
 if TYPE_CHECKING:
-    from legato.store.records import LogLine
+    from legato.services.views.steps import LogLineView
 
 
 def logs(
@@ -24,43 +23,38 @@ def logs(
     ] = None,
     json: JsonOption = False,
 ) -> None:
-    """Show the logs of a run's steps (stdout, stderr and logging), per step and attempt."""
+    """Show the logs of a run's steps (stdout, stderr and logging), per step and attempt.
+
+    Each attempt starts with how it ended (attempt 2/4 failed after 0.3s: ValueError: ...)
+    and a failed attempt ends with its traceback.
+    """
     from rich.text import Text
 
-    from legato.cli.render import make_console, print_json
-    from legato.definitions.validation import did_you_mean
+    from legato.cli.render import attempt_header, make_console, print_json
     from legato.quick_settings import read_settings
-    from legato.store.reader import open_reader
+    from legato.services.steps import run_logs
 
-    settings = read_settings()
-    with open_reader(settings.store_url, durability=settings.durability) as store:
-        record = store.get_run(run)
-        if step is not None:
-            keys = [s.step_key for s in store.get_steps(record.run_id)]
-            if step not in keys:
-                raise CommandLineError(
-                    f"run {record.run_id} has no step '{step}'{did_you_mean(step, keys)}",
-                    hint=f"its steps: {', '.join(keys[:10]) or 'none'}"
-                    + (" ..." if len(keys) > 10 else ""),
-                )
-        lines = store.get_logs(record.run_id, step)
+    view = run_logs(read_settings(), run, step)
     if json:
-        print_json(lines)
+        print_json(view)
         return
     console = make_console()
-    if not lines:
-        console.print(f"no logs recorded for run {record.run_id}"
+    if not view.lines and not view.attempts:
+        console.print(f"no logs recorded for run {view.run.run_id}"
                       + (f" step '{step}'" if step else ""), style="dim")
         return
-    groups: dict[tuple[str, int], list[LogLine]] = {}  # in the order they were written
-    for line in lines:
+    groups: dict[tuple[str, int], list[LogLineView]] = {}  # in the order they were written
+    for line in view.lines:
         groups.setdefault((line.step_key, line.attempt), []).append(line)
-    for (key, attempt), group in groups.items():
-        console.print(Text(f"── {key} · attempt {attempt}", style="bold"), soft_wrap=True)
-        for line in group:
+    tried = {(a.step_key, a.attempt): a for a in view.attempts}
+    for key, attempt in dict.fromkeys([*tried, *groups]):
+        outcome = tried.get((key, attempt))
+        console.print(attempt_header(key, attempt, outcome), soft_wrap=True)
+        for line in groups.get((key, attempt), []):
             at = dt.datetime.fromtimestamp(line.at).strftime("%H:%M:%S.%f")[:-3]
-            level = logging.getLevelName(line.level)
             style = "red" if line.level >= logging.ERROR else (
                 "yellow" if line.level >= logging.WARNING else "")
-            console.print(Text.assemble((f"{at} {line.stream:<6} {level:<7} ", "dim"),
+            console.print(Text.assemble((f"{at} {line.stream:<6} {line.level_name:<7} ", "dim"),
                                         (line.message, style)), soft_wrap=True)
+        if outcome is not None and outcome.traceback:
+            console.print(Text(outcome.traceback.rstrip(), style="red"), soft_wrap=True)

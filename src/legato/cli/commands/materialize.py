@@ -51,8 +51,8 @@ def materialize(
     Example: legato materialize '*report'; legato materialize events --partition 2026-01-05
     """
     from legato.cli.execute import execute, settings_for
-    from legato.engine.partitioned import check_run_partition
-    from legato.graph.selection import resolve_selection
+    from legato.services.execution import materialize as run_materialize
+    from legato.services.execution import select_assets
 
     file, names = split_file(file, selection)
     expanded = [name for name in names if "*" not in name and Path(name).exists()]
@@ -63,9 +63,8 @@ def materialize(
         )
     settings = settings_for(executor, max_parallel)
     defs = load_project(file, module, settings, "materialize")
-    keys = resolve_selection(defs.graph, names or None)  # a bad selection fails before a run
-    check_run_partition(defs.graph, keys, partition)  # and a bad partition too
+    keys = select_assets(defs, names, partition)  # a bad selection fails before a run
     params = parse_params(param)
-    code = execute(settings, lambda runner: runner.materialize(defs, keys, params=params,
-                                                               partition_key=partition))
+    code = execute(settings, lambda observer: run_materialize(
+        settings, defs, keys, params=params, partition_key=partition, observer=observer))
     raise typer.Exit(code)

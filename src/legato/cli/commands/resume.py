@@ -38,13 +38,12 @@ def resume(
 
     from legato.cli.execute import execute, settings_for
     from legato.cli.render import make_console, status_text
-    from legato.store.records import RunStatus
-    from legato.store.sql_store import SqlStore
+    from legato.services.execution import resume as resume_run
+    from legato.services.runs import get_run
 
     settings = settings_for(executor, max_parallel)
-    with SqlStore(settings.store_url, durability=settings.durability) as store:
-        record = store.get_run(run)
-    if record.status != RunStatus.RUNNING and not restart:
+    record = get_run(settings, run)
+    if record.status != "running" and not restart:
         console = make_console()
         console.print(Text.assemble(f"run {record.run_id} has already ended (",
                                     status_text(record.status), "): nothing to resume"),
@@ -52,6 +51,6 @@ def resume(
         console.print(f"hint: legato show {record.run_id}  ·  to run it anew: legato resume "
                       f"{record.run_id} --restart", style="dim", soft_wrap=True)
         raise typer.Exit(0)
-    code = execute(settings, lambda runner: runner.resume(record.run_id, wait=wait,
-                                                          restart=restart))
+    code = execute(settings, lambda observer: resume_run(
+        settings, record.run_id, wait=wait, restart=restart, observer=observer))
     raise typer.Exit(code)

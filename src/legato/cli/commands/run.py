@@ -64,18 +64,20 @@ def run(
     check_idempotency_key(idempotency_key)
     if idempotency_key is not None:
         _report_duplicate(settings, idempotency_key)
-    code = execute(settings, lambda runner: runner.run(chosen, params, source=defs.source,
-                                                       idempotency_key=idempotency_key))
+    from legato.services.execution import run_flow
+
+    code = execute(settings, lambda observer: run_flow(
+        settings, chosen, params, source=defs.source, idempotency_key=idempotency_key,
+        observer=observer))
     raise typer.Exit(code)
 
 
 def _report_duplicate(settings: Any, key: str) -> None:
     """Say so when the key was used before: the run shown is then that run."""
     from legato.cli.render import make_console
-    from legato.store.reader import open_reader
+    from legato.services.runs import find_by_idempotency_key
 
-    with open_reader(settings.store_url, durability=settings.durability) as store:
-        found = store.find_run_by_idempotency_key(key)
+    found = find_by_idempotency_key(settings, key)
     if found is not None:
         make_console().print(f"idempotency key '{key}' was submitted before: run "
                              f"{found.run_id} ({found.status})", style="dim", markup=False,

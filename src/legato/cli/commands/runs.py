@@ -54,22 +54,18 @@ def runs(
     """List runs, newest first (or the queue, with --queued)."""
     from legato.cli.render import make_console, print_json, queue_table, runs_table
     from legato.quick_settings import read_settings
-    from legato.store.reader import open_reader
 
     settings = read_settings()
     not_before = parse_since(since) if since is not None else None
     if queued:
-        from legato.store.queue import queued_runs
-        from legato.store.sql_store import SqlStore
+        from legato.services.queue import queued_runs
 
         if status is not None and status is not RunStatusChoice.QUEUED:
             raise CommandLineError(
                 f"--queued shows the runs waiting for a worker, so --status {status.value} "
                 "matches none of them",
                 hint=f"legato runs --status {status.value} (without --queued)")
-        with SqlStore(settings.store_url, durability=settings.durability) as store:
-            waiting = queued_runs(store, target=target or None, since=not_before,
-                                  limit=limit)
+        waiting = queued_runs(settings, target=target or None, since=not_before, limit=limit)
         if json:
             print_json(waiting)
         elif waiting:
@@ -79,9 +75,10 @@ def runs(
         else:
             make_console().print("the queue is empty: queue a run with legato trigger")
         return
-    with open_reader(settings.store_url, durability=settings.durability) as store:
-        found = store.list_runs(status=status.value if status else None, target=target,
-                                since=not_before, limit=limit)
+    from legato.services.runs import list_runs
+
+    found = list_runs(settings, status=status.value if status else None, target=target,
+                      since=not_before, limit=limit)
     if json:
         print_json(found)
         return

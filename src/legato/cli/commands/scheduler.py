@@ -10,7 +10,7 @@ from legato.cli.options import FileArgument, ModuleOption
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from legato.daemon.scheduler import TickReport
+    from legato.services.daemons import TickReport
 
 
 def scheduler(file: FileArgument = None, module: ModuleOption = None) -> None:
@@ -28,7 +28,7 @@ def scheduler(file: FileArgument = None, module: ModuleOption = None) -> None:
     from legato.cli.errors import CommandLineError
     from legato.cli.locate import load_project
     from legato.cli.render import make_console, where
-    from legato.daemon.scheduler import Scheduler
+    from legato.services import daemons
     from legato.settings import load_settings
 
     if file is not None and not file.endswith(".py"):
@@ -48,7 +48,7 @@ def scheduler(file: FileArgument = None, module: ModuleOption = None) -> None:
     console.print(f"[bold]legato scheduler[/]: {count} trigger{'s' * (count != 1)} "
                   f"on {where(settings.store_url)}; Ctrl-C to stop")
     try:
-        with Scheduler(settings, defs) as running:
+        with daemons.scheduler(settings, defs) as running:
             running.run(stop, on_tick=lambda report: print_tick(console, report))
     finally:
         for sig, handler in previous.items():

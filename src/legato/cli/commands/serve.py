@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from legato.cli.options import FileArgument, GraceOption, ModuleOption, SlotsOption
 
 if TYPE_CHECKING:
-    from legato.daemon.worker import RunEnd
+    from legato.services.daemons import RunEnd
 
 
 def serve(
@@ -35,7 +35,7 @@ def serve(
     from legato.cli.commands.worker import watch
     from legato.cli.locate import load_project
     from legato.cli.render import make_console, where
-    from legato.daemon.serve import Server
+    from legato.services import daemons
     from legato.settings import load_settings
 
     settings = load_settings()
@@ -43,9 +43,9 @@ def serve(
     console = make_console()
     log_to(make_console(stderr=True))
     ends: list[RunEnd] = []
-    server = Server(settings, defs, slots=slots, grace_s=grace,
-                    on_tick=lambda report: print_tick(console, report),
-                    on_run_end=ends.append)
+    server = daemons.server(settings, defs, slots=slots, grace_s=grace,
+                            on_tick=lambda report: print_tick(console, report),
+                            on_run_end=ends.append)
     stop = threading.Event()
     count = len(defs.triggers())
     console.print(f"legato serve: {count} trigger{'s' * (count != 1)}, "

@@ -49,7 +49,7 @@ def trigger(
     """
     from legato.cli.commands.run import _report_duplicate, _runnable
     from legato.cli.render import make_console, print_json
-    from legato.engine.enqueue import trigger_run
+    from legato.services.queue import queue_run
     from legato.settings import load_settings
 
     file, names = split_file(file, [flow] if flow else [])
@@ -64,14 +64,13 @@ def trigger(
     check_idempotency_key(idempotency_key)
     if idempotency_key is not None and not json:
         _report_duplicate(settings, idempotency_key)
-    run_id = trigger_run(chosen, params=params, idempotency_key=idempotency_key,
-                         priority=priority, tags=tag or (), settings=settings,
-                         source=defs.source)
+    queued = queue_run(settings, chosen, params, idempotency_key=idempotency_key,
+                       priority=priority, tags=tag or (), source=defs.source)
     if json:
-        print_json({"run_id": run_id, "flow": chosen.name, "params": params})
+        print_json(queued)
         return
     console = make_console()
-    console.print(f"queued run {run_id} of flow '{chosen.name}'", markup=False,
+    console.print(f"queued run {queued.run_id} of flow '{chosen.name}'", markup=False,
                   soft_wrap=True)
-    console.print(f"hint: a worker executes it (legato worker)  ·  legato show {run_id}",
+    console.print(f"hint: a worker executes it (legato worker)  ·  legato show {queued.run_id}",
                   style="dim", markup=False, soft_wrap=True)

@@ -11,7 +11,7 @@ from legato.cli.options import FileArgument, GraceOption, ModuleOption, SlotsOpt
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from legato.daemon.worker import RunEnd, Worker
+    from legato.services.daemons import RunEnd, Worker
 
 STATUS_EVERY_S = 0.5
 
@@ -35,7 +35,7 @@ def worker(
     Example: legato worker --slots 8
     """
     from legato.cli.render import make_console, where
-    from legato.daemon.worker import Worker
+    from legato.services import daemons
     from legato.settings import load_settings
 
     settings = load_settings()
@@ -46,8 +46,8 @@ def worker(
         definitions = load_project(file, module, settings, "worker")
     console = make_console()
     ends: list[RunEnd] = []
-    the_worker = Worker(settings, definitions=definitions, slots=slots, grace_s=grace,
-                        on_run_end=ends.append)
+    the_worker = daemons.worker(settings, definitions=definitions, slots=slots, grace_s=grace,
+                                on_run_end=ends.append)
     stop = threading.Event()
     console.print(f"worker {the_worker.owner}: {the_worker.slots} slots on "
                   f"{where(settings.store_url)}", style="dim", markup=False, soft_wrap=True)
