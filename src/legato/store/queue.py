@@ -27,6 +27,7 @@ from sqlalchemy import Integer, bindparam, desc, func, literal_column, select
 from legato.errors import IllegalTransition
 from legato.store import schema
 from legato.store.dialects import compile_dialect, compiled_once
+from legato.store.events import RunClaimed, RunQueued, event, payload_of
 from legato.store.gate import Statements, apply
 from legato.store.records import Event, RunRecord, RunStatus
 
@@ -68,17 +69,12 @@ def queued_event(run_id: str, *, kind: str, target: str, params: Mapping[str, An
     ``scheduled_at``, ``data_interval`` and ``ds`` (``scheduler/logical.py``), which the
     run's steps see as ``ctx.scheduled_at`` and ``ctx.data_interval``, resumed or not."""
     all_tags = list(dict.fromkeys([*tags, *([f"flow:{target}"] if kind == "flow" else [])]))
-    data: dict[str, Any] = {
-        "kind": kind, "target": target, "params": dict(params), "source": source,
-        "tags": all_tags, "priority": priority, "partition_key": partition_key,
-        "trigger_key": trigger_key, "backfill_id": backfill_id,
-        "idempotency_key": idempotency_key,
-    }
-    if selection is not None:
-        data["selection"] = list(selection)
-    if logical is not None:
-        data.update(logical)
-    return Event(run_id, None, None, "run_queued", time.time() if at is None else at, data)
+    return event(RunQueued(
+        kind=kind, target=target, params=dict(params), source=source, tags=all_tags,
+        priority=priority, partition_key=partition_key, trigger_key=trigger_key,
+        backfill_id=backfill_id, idempotency_key=idempotency_key,
+        selection=list(selection) if selection is not None else None,
+        **(logical or {})), run_id, at=at)
 
 
 def enqueue_in(cursor: Any, sql: Statements, events: Sequence[Event]) -> list[bool]:
@@ -87,13 +83,13 @@ def enqueue_in(cursor: Any, sql: Statements, events: Sequence[Event]) -> list[bo
     (a run id taken) raises: a run is never dropped silently. On PostgreSQL, the workers
     waiting for runs are notified when the transaction commits."""
     done = []
-    for event in events:
+    for request in events:
         cursor.execute("SAVEPOINT legato_enqueue")
         try:
-            apply(sql, cursor, [event], (), ())
+            apply(sql, cursor, [request], (), ())
         except IllegalTransition:
             cursor.execute("ROLLBACK TO SAVEPOINT legato_enqueue")
-            key = event.data.get("idempotency_key")
+            key = payload_of(request).idempotency_key
             if key is not None:
                 cursor.execute(sql.key_taken, {"key": key})
             if key is None or cursor.fetchone() is None:
@@ -179,8 +175,8 @@ def claim(store: SqlStore, owner: str, lease_s: float, *, limit: int = 1,
                 continue
             running += 1
             tag_counts.update(tags)
-            events.append(Event(row["run_id"], None, None, "run_claimed", now,
-                                {"owner": owner, "lease_s": lease_s}))
+            events.append(event(RunClaimed(owner=owner, lease_s=lease_s), row["run_id"],
+                                at=now))
             claimed.append(dataclasses.replace(
                 _record(row), status=RunStatus.RUNNING, lease_owner=owner, lease_token=1,
                 lease_expires_at=now + lease_s, started_at=now))
