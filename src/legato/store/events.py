@@ -4,9 +4,9 @@ class per kind, serialized as allow-listed JSON.
 Writing, a payload holds only its declared fields: an event whose data carries any other
 field is refused by the gate (``IllegalTransition``), so a typo never reaches the log.
 Reading, an old payload is still read: a field it lacks takes its default, a field the
-code no longer knows is dropped. Fields at their default value are not written (a ``None``,
-an empty list, ``isolated: false``): the rows stay as small as they were, and old and new
-rows read the same. Each class has a schema ``VERSION``; from version 2 on it is written
+code no longer knows is dropped. Optional fields (flags such as ``isolated``, details such
+as a queued run's ``selection``) are written only when set, as they always were; the
+others always are. Each class has a schema ``VERSION``; from version 2 on it is written
 as ``"v"`` in the data, and ``upgrade`` turns an older payload into the current shape.
 
 ``RunTarget`` is what a run runs (a flow, a task, or a selection of assets), written into
@@ -58,7 +58,10 @@ class EventKind(StrEnum):
 NO_RUN = ""
 """The ``run_id`` of an event that belongs to no run (a trigger paused, a daemon's lease)."""
 
-_REQUIRED = object()
+_ALWAYS = object()
+_OMIT = {"omit": True}
+"""A field's metadata: written only when it is not its default (a flag, an optional
+detail)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -75,7 +78,7 @@ class Payload:
         data: dict[str, Any] = {}
         for name, default in self._FIELDS:
             value = getattr(self, name)
-            if default is _REQUIRED or value != default:
+            if default is _ALWAYS or value != default:
                 data[name] = value
         if self.VERSION != 1:
             data["v"] = self.VERSION
@@ -119,12 +122,12 @@ def _payload(kind: EventKind) -> Any:
     def register(cls: type[Payload]) -> type[Payload]:
         fields = []
         for f in dataclasses.fields(cls):
-            if f.default is not dataclasses.MISSING:
+            if not f.metadata.get("omit"):
+                fields.append((f.name, _ALWAYS))
+            elif f.default is not dataclasses.MISSING:
                 fields.append((f.name, f.default))
-            elif f.default_factory is not dataclasses.MISSING:
-                fields.append((f.name, f.default_factory()))
             else:
-                fields.append((f.name, _REQUIRED))
+                fields.append((f.name, f.default_factory()))  # type: ignore[operator]
         cls.KIND = kind
         cls._FIELDS = tuple(fields)
         cls._NAMES = frozenset([*(n for n, _ in fields), "v"])
@@ -151,16 +154,16 @@ class _RunRequest(Payload):
     trigger_key: str | None = None
     backfill_id: str | None = None
     idempotency_key: str | None = None
-    selection: list[str] | None = None  # an asset run's asset keys
+    selection: list[str] | None = field(default=None, metadata=_OMIT)  # an asset run's asset keys
 
 
 @_payload(EventKind.RUN_QUEUED)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunQueued(_RunRequest):
     # a scheduled run's logical time (scheduler/logical.py)
-    scheduled_at: str | None = None
-    data_interval: list[str] | None = None
-    ds: str | None = None
+    scheduled_at: str | None = field(default=None, metadata=_OMIT)
+    data_interval: list[str] | None = field(default=None, metadata=_OMIT)
+    ds: str | None = field(default=None, metadata=_OMIT)
 
 
 @_payload(EventKind.RUN_STARTED)
@@ -169,22 +172,24 @@ class RunStarted(Payload):
     """A run starts here, leased to ``owner``; or (``claimed``) a queued run its worker
     claimed begins, and only ``selection``/``inputs``/``partition_key`` are recorded."""
 
-    kind: str | None = None
-    target: str | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    source: str | None = None
-    tags: list[str] = field(default_factory=list)
-    priority: int = 0
-    partition_key: str | None = None
-    trigger_key: str | None = None
-    backfill_id: str | None = None
-    idempotency_key: str | None = None
-    selection: list[str] | None = None
-    inputs: dict[str, Any] | None = None  # an asset run's upstream materializations
-    owner: str | None = None
-    lease_s: float | None = None
-    claimed: bool = False
-    runnable: str | None = None  # "task": a task run on its own, as a flow
+    kind: str | None = field(default=None, metadata=_OMIT)
+    target: str | None = field(default=None, metadata=_OMIT)
+    params: dict[str, Any] = field(default_factory=dict, metadata=_OMIT)
+    source: str | None = field(default=None, metadata=_OMIT)
+    tags: list[str] = field(default_factory=list, metadata=_OMIT)
+    priority: int = field(default=0, metadata=_OMIT)
+    partition_key: str | None = field(default=None, metadata=_OMIT)
+    trigger_key: str | None = field(default=None, metadata=_OMIT)
+    backfill_id: str | None = field(default=None, metadata=_OMIT)
+    idempotency_key: str | None = field(default=None, metadata=_OMIT)
+    selection: list[str] | None = field(default=None, metadata=_OMIT)
+    # an asset run's upstream materializations
+    inputs: dict[str, Any] | None = field(default=None, metadata=_OMIT)
+    owner: str | None = field(default=None, metadata=_OMIT)
+    lease_s: float | None = field(default=None, metadata=_OMIT)
+    claimed: bool = field(default=False, metadata=_OMIT)
+    # "task": a task run on its own, as a flow
+    runnable: str | None = field(default=None, metadata=_OMIT)
 
 
 @_payload(EventKind.RUN_CLAIMED)
@@ -219,8 +224,9 @@ class RunReleased(Payload):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RunEnded(Payload):
     error: str | None = None
-    output_value_id: str | None = None
-    queued: bool = False  # a queued run canceled before any worker claimed it
+    output_value_id: str | None = field(default=None, metadata=_OMIT)
+    # a queued run canceled before any worker claimed it
+    queued: bool = field(default=False, metadata=_OMIT)
 
 
 @_payload(EventKind.RUN_SUCCEEDED)
@@ -267,7 +273,8 @@ class _StepIdentity(Payload):
 @_payload(EventKind.STEP_STARTED)
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StepStarted(_StepIdentity):
-    isolated: bool = False  # run in a process of its own (a step that crashed before)
+    # run in a process of its own (a step that crashed before)
+    isolated: bool = field(default=False, metadata=_OMIT)
 
 
 @_payload(EventKind.STEP_FAILED)
@@ -280,8 +287,9 @@ class StepFailed(Payload):
     will_retry: bool = False
     next: str | None = None  # retry | fallback | fail
     retry_in: float = 0.0
-    crashed: bool = False  # its process died
-    counted: bool = True  # False: cut short by a takeover, not held against its retries
+    crashed: bool = field(default=False, metadata=_OMIT)  # its process died
+    # False: cut short by a takeover, not held against its retries
+    counted: bool = field(default=True, metadata=_OMIT)
 
 
 @_payload(EventKind.STEP_RETRY_SCHEDULED)
