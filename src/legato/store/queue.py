@@ -125,7 +125,7 @@ class _QueueSql:
         candidates = (select(runs).where(queued, runs.c.priority == bindparam("p"))
                       .order_by(runs.c.created_at)
                       .limit(bindparam("n", type_=Integer)).offset(literal_column("0")))
-        if store.dialect == "postgresql":
+        if store.capabilities.skip_locked:
             candidates = candidates.with_for_update(skip_locked=True)
         self.candidates = str(candidates.compile(dialect=dialect))
         self.top_priority = str(select(func.max(runs.c.priority)).where(queued)
@@ -152,7 +152,7 @@ def claim(store: SqlStore, owner: str, lease_s: float, *, limit: int = 1,
     q = _sql(store)
 
     def work(cursor: Any, sql: Statements) -> list[RunRecord]:
-        if limits.any and store.dialect == "postgresql":
+        if limits.any and store.capabilities.skip_locked:  # claimers run side by side
             cursor.execute("SELECT pg_advisory_xact_lock(%(k)s)", {"k": _LIMITS_LOCK})
         running, tag_counts = 0, Counter[str]()
         if limits.any:

@@ -336,10 +336,7 @@ class SqlStore:
         rows = self._rows(
             select(events).where(events.c.run_id == run_id).order_by(events.c.event_id)
         )
-        return [
-            Event(r.run_id, r.step_key, r.attempt, r.kind, r.at, json.loads(r.data), r.event_id)
-            for r in rows
-        ]
+        return [_event(row) for row in rows]
 
     def events_outside_runs(self, *, subject: str | None = None, after: int = 0,
                             limit: int = 100) -> list[Event]:
@@ -351,10 +348,7 @@ class SqlStore:
                  .order_by(events.c.event_id).limit(limit))
         if subject is not None:
             query = query.where(events.c.step_key == subject)
-        return [
-            Event(r.run_id, r.step_key, r.attempt, r.kind, r.at, json.loads(r.data), r.event_id)
-            for r in self._rows(query)
-        ]
+        return [_event(row) for row in self._rows(query)]
 
     def get_logs(self, run_id: str, step_key: str | None = None) -> list[LogLine]:
         logs = schema.logs
@@ -574,6 +568,10 @@ def _statements_for(engine: Engine) -> Statements:
 
 def _known_revisions() -> set[str]:
     return {p.stem.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*.py")}
+
+
+def _event(r: Row[Any]) -> Event:
+    return Event(r.run_id, r.step_key, r.attempt, r.kind, r.at, json.loads(r.data), r.event_id)
 
 
 def _run(row: Row[Any]) -> RunRecord:

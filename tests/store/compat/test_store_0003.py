@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from legato.store.backfills import BackfillStatus, get_backfill, run_counts
+from legato.store.events import RunTarget, payload_of
 from legato.store.migrations import HEAD
 from legato.store.queue import queued_runs
 from legato.store.records import RunStatus, StepStatus
@@ -108,3 +109,19 @@ def test_backfill_and_queue(store: SqlStore) -> None:
     assert scheduled is not None and scheduled.trigger_key == "schedule:nightly"
     events = store.get_events(scheduled.run_id)
     assert events[0].data["ds"] == "2023-11-14"
+
+
+def test_every_event_reads_as_its_typed_payload(store: SqlStore) -> None:
+    """Payloads written before they were typed read back: each known field, none lost."""
+    for run in store.list_runs(limit=100):
+        events = store.get_events(run.run_id)
+        for item in events:
+            payload = payload_of(item)
+            assert item.kind == payload.KIND
+            for name, value in item.data.items():
+                assert getattr(payload, name) == value, (item.kind, name)
+        first = payload_of(events[0])
+        target = RunTarget.read(run.kind, run.target, first.selection)
+        assert target.text == run.target
+        if run.kind == "assets":
+            assert ",".join(target.selection) == run.target
