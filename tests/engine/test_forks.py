@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from legato.errors import StoreError
+from legato.store.events import RunLog
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -127,6 +128,6 @@ def test_a_session_refuses_to_record_from_another_process(tmp_path: Path) -> Non
                              tag_limits={}, params={})
         session.pid = -1  # as if this process were a child forked by a step
         with pytest.raises(StoreError, match="must not record on its parent's behalf"):
-            session.record([session.event("run_log", message="x")])
+            session.record([session.event(RunLog(message="x"))])
         events: Any = store.get_events(session.run_id)
         assert events == []

@@ -76,7 +76,7 @@ def test_when_a_run_may_be_taken_over() -> None:
     dead = f"{socket.gethostname()}:{2**22 + 12345}:x:{pid_space()}"  # above any pid in use
     assert may_take_over(record(lease_owner=dead)).allowed
     data = takeover_data(record(lease_token=4, lease_expires_at=now), "me:1:x", 9.0, "why")
-    assert (data["token"], data["previous_token"], data["seen_expires_at"]) == (5, 4, now)
+    assert (data.token, data.previous_token, data.seen_expires_at) == (5, 4, now)
 
 
 def test_the_heartbeat_renews_and_notices_a_takeover(tmp_path: Path) -> None:

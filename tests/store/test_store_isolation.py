@@ -172,7 +172,8 @@ class IsolationConformance(BackendSuite):
                                                      ) -> None:
         run_id, lease = leased_run(store)
         store.commit([ev(run_id, "step_started", time.time(), text or "k", 1,
-                         **step_data(text, 0, note={text: [text]}))], lease=lease)
+                         **step_data(text, 0, tags=[text, {text: [text]}]))],
+                     lease=lease)
         key = storable_text(text or "k")
         store.commit([ev(run_id, "step_failed", time.time(), text or "k", 1, error=text,
                          traceback=text, next="fail")],
@@ -183,7 +184,7 @@ class IsolationConformance(BackendSuite):
             key, storable_text(text), storable_text(text), storable_text(text))
         assert [line.message for line in store.get_logs(run_id)] == [storable_text(text)]
         started = store.get_events(run_id)[1]
-        assert started.data["note"] == storable({text: [text]})
+        assert started.data["tags"] == storable([text, {text: [text]}])
 
 
 class TestSqliteIsolation(OnSqlite, IsolationConformance):

@@ -41,6 +41,7 @@ from legato.store.backfills import (
     partitions_with_status,
     run_counts,
 )
+from legato.store.events import RunTarget
 from legato.store.queue import queued_event
 from legato.store.records import RunStatus
 from legato.store.sql_store import SqlStore
@@ -130,7 +131,7 @@ def plan_backfill(definitions: Definitions, selection: Selection, *,
         raise
     _confirm(total, yes)
     check_run_partition(definitions.graph, selected, first_key)  # the selection fits a run
-    target = ",".join(selected) if len(selected) <= 8 else f"{len(selected)} assets"
+    target = RunTarget.assets(selected).text
     return BackfillRecord(
         backfill_id=new_run_id(), kind="assets", target=target, spec=spec,
         status=BackfillStatus.RUNNING, max_concurrent=max_concurrent, total=total,

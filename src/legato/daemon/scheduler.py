@@ -35,15 +35,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select
-
 from legato.engine.lease import new_owner, owner_is_dead
 from legato.errors import LegatoError, StoreError
 from legato.scheduler.asset_events import AssetTriggerDefinition
 from legato.scheduler.sensor import SensorDefinition
 from legato.scheduler.timezones import UTC
 from legato.scheduler.trigger import Evaluation, RunRequest, Trigger
-from legato.store import schema
+from legato.store.events import RunTarget
 from legato.store.queue import queued_event
 from legato.store.records import Event
 from legato.store.sql_store import SqlStore
@@ -293,7 +291,8 @@ class Scheduler:
         assets = request.flow is None
         return queued_event(
             new_run_id(), kind="assets" if assets else "flow",
-            target=",".join(request.selection) if assets else str(request.flow),
+            target=(RunTarget.assets(request.selection) if assets
+                    else RunTarget.flow(str(request.flow))).text,
             params=params, source=self.definitions.source, trigger_key=request.trigger_key,
             partition_key=request.partition_key, idempotency_key=short_key(request.run_key),
             selection=list(request.selection) if assets else None,
@@ -325,15 +324,7 @@ class Scheduler:
         keys = sorted({k for t in watching for k in t.upstream})
         if not keys:
             return None
-        table = schema.materializations
-        newest = (select(table.c.asset_key, func.max(table.c.created_at).label("at"))
-                  .where(table.c.asset_key.in_(keys)).group_by(table.c.asset_key).subquery())
-        rows = self.store.read(
-            select(table.c.asset_key, table.c.materialization_id)
-            .join(newest, (table.c.asset_key == newest.c.asset_key)
-                  & (table.c.created_at == newest.c.at))
-            .order_by(table.c.materialization_id))
-        return {row.asset_key: row.materialization_id for row in rows}
+        return self.store.latest_materialization_ids(keys)
 
     def _next(self, key: str, cursor: str | None, now: dt.datetime) -> dt.datetime:
         found = self.triggers[key].next_evaluation(cursor, now)
@@ -353,7 +344,7 @@ class Scheduler:
     def run(self, stop: threading.Event, *,
             on_tick: Callable[[TickReport], None] | None = None) -> None:
         """Loop until ``stop`` is set. ``on_tick`` sees each pass's report."""
-        singleton = self.store.dialect == "sqlite"
+        singleton = not self.store.capabilities.concurrent_schedulers
         store_failures = 0
         try:
             while not stop.is_set():
@@ -389,7 +380,7 @@ class Scheduler:
         if holder is not None and owner_is_dead(holder[0]):  # killed, on this host
             logger.info("the scheduler that held the lease (%s) has died: taking over",
                         holder[0])
-            release_daemon(self.store, ROLE, holder[0])
+            release_daemon(self.store, ROLE, holder[0], reason="died")
             held = hold_daemon(self.store, ROLE, self.owner, self.lease_ttl)
         if held:
             if not self.active:

@@ -35,7 +35,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from legato.daemon.targets import RunTargets
-from legato.daemon.wakeup import QueueWakeup
 from legato.definitions.definitions import Definitions
 from legato.engine.lease import may_take_over, new_owner, release, takeover_data
 from legato.engine.results import RunResult
@@ -50,15 +49,14 @@ from legato.errors import (
     StoreError,
 )
 from legato.settings import Settings
-from legato.store.queue import RunLimits, claim
-from legato.store.records import Event, Lease, RunRecord, RunStatus
+from legato.store.events import RunFailed, event
+from legato.store.queue import RunLimits
+from legato.store.records import Lease, RunRecord, RunStatus
 from legato.store.sql_store import SqlStore
 
 logger = logging.getLogger(__name__)
 
 IDLE_MIN_S = 0.001
-IDLE_MAX_S = {"postgresql": 0.1, "sqlite": 0.02}
-"""Longest wait between two looks at an empty queue (PostgreSQL wakes it earlier)."""
 LINGER_S = 0.002
 """Under load, how long a claim may wait for more slots to free (``Worker._linger``): 2 ms
 gave 20% more runs per second to 4 workers x 4 slots on PostgreSQL (interleaved A/B)."""
@@ -117,7 +115,7 @@ class Worker:
         self._targets = RunTargets(definitions, only_given=not other_sources)
         self._store: SqlStore | None = None
         self._runner = Runner(settings)  # replaced by one on the worker's store when opened
-        self._wakeup: QueueWakeup | None = None
+        self._stop_listening: Callable[[], None] | None = None
         self._lock = threading.Lock()
         self._active: dict[str, threading.Thread] = {}
         self._counts: Counter[str] = Counter()
@@ -152,8 +150,8 @@ class Worker:
         free = self.free_slots
         if free > 0:
             before = time.monotonic()  # the leases' clock starts at most here
-            runs = claim(self.store, self.owner, self.settings.lease_ttl, limit=free,
-                         limits=self.limits)
+            runs = self.store.claim(self.owner, self.settings.lease_ttl, limit=free,
+                                    limits=self.limits)
             for run in runs:
                 self._start(run, resumed=False, claimed_at=before)
             started += len(runs)
@@ -162,9 +160,8 @@ class Worker:
     def run(self, stop: threading.Event, *, until: Callable[[], bool] | None = None) -> None:
         """Claim and execute runs until ``stop`` is set (or ``until()`` is true), then shut
         down: the runs under way get ``grace_s`` to finish, the others are released."""
-        if self.store.dialect == "postgresql":
-            self._wakeup = QueueWakeup(self.store, self._wake).start()
-        idle, idle_max = IDLE_MIN_S, IDLE_MAX_S.get(self.store.dialect, 0.1)
+        self._stop_listening = self.store.listen_for_queued(self._wake)
+        idle, idle_max = IDLE_MIN_S, self.store.capabilities.idle_poll_max_s
         try:
             while not stop.is_set() and not (until is not None and until()):
                 self._wake.clear()
@@ -220,9 +217,9 @@ class Worker:
             for run_id in [run_id for run_id, _ in self._threads()]:
                 self._release(run_id)
         finally:
-            if self._wakeup is not None:
-                self._wakeup.stop()
-                self._wakeup = None
+            if self._stop_listening is not None:
+                self._stop_listening()
+                self._stop_listening = None
             if self._store is not None:
                 self._store.close()
                 self._store = None
@@ -310,13 +307,11 @@ class Worker:
                 if not claim_now.allowed:
                     return  # resumed by someone else, or ended, meanwhile
                 data = takeover_data(current, self.owner, ttl, claim_now.reason)
-                self.store.commit([Event(run.run_id, None, None, "run_resumed", time.time(),
-                                         data)])
-                lease = Lease(run.run_id, self.owner, int(data["token"]), ttl)
+                self.store.commit([event(data, run.run_id)])
+                lease = Lease(run.run_id, self.owner, data.token, ttl)
             else:
                 lease = Lease(run.run_id, self.owner, run.lease_token or 1, ttl)
-            self.store.commit([Event(run.run_id, None, None, "run_failed", time.time(),
-                                     {"error": message})], lease=lease)
+            self.store.commit([event(RunFailed(error=message), run.run_id)], lease=lease)
         except IllegalTransition:
             pass  # the run moved on (taken over, or ended) meanwhile: it is not ours
         except StoreError as error:

@@ -29,11 +29,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from legato.errors import IllegalTransition, LeaseLost, StoreError
 from legato.pids import pid_exists
-from legato.store.records import Event, Lease, RunRecord, RunStatus
+from legato.store.events import RunReleased, RunResumed, event
+from legato.store.records import Lease, RunRecord, RunStatus
 from legato.store.sql_store import SqlStore
 
 logger = logging.getLogger(__name__)
@@ -122,11 +122,11 @@ def may_take_over(run: RunRecord, now: float | None = None) -> Claim:
                  wait_s=run.lease_expires_at - now)
 
 
-def takeover_data(run: RunRecord, owner: str, ttl: float, reason: str) -> dict[str, Any]:
-    """The data of the ``run_resumed`` event that takes ``run`` over."""
-    return {"owner": owner, "token": (run.lease_token or 0) + 1, "lease_s": ttl,
-            "previous_owner": run.lease_owner, "previous_token": run.lease_token or 0,
-            "seen_expires_at": run.lease_expires_at or 0.0, "reason": reason}
+def takeover_data(run: RunRecord, owner: str, ttl: float, reason: str) -> RunResumed:
+    """The payload of the ``run_resumed`` event that takes ``run`` over."""
+    return RunResumed(owner=owner, token=(run.lease_token or 0) + 1, lease_s=ttl,
+                      previous_owner=run.lease_owner, previous_token=run.lease_token or 0,
+                      seen_expires_at=run.lease_expires_at or 0.0, reason=reason)
 
 
 def release(store: SqlStore, run: RunRecord, reason: str) -> bool:
@@ -136,9 +136,9 @@ def release(store: SqlStore, run: RunRecord, reason: str) -> bool:
     longer this one (taken over, or the run ended)."""
     if run.status != RunStatus.RUNNING or run.lease_token is None:
         return False
-    data = {"owner": run.lease_owner, "token": run.lease_token, "reason": reason}
+    released = RunReleased(owner=run.lease_owner, token=run.lease_token, reason=reason)
     try:
-        store.commit([Event(run.run_id, None, None, "run_released", time.time(), data)])
+        store.commit([event(released, run.run_id)])
     except IllegalTransition:
         return False
     return True

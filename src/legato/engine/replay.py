@@ -11,7 +11,6 @@ finds another task recorded at its position means the flow's code changed, and r
 from __future__ import annotations
 
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,8 @@ from legato.engine.inflight import InFlight
 from legato.engine.lease import owner_process
 from legato.engine.session import RunSession, StepOutcome
 from legato.errors import NonDeterminismError, ValueStoreError
+from legato.store.events import StepReset
+from legato.store.events import event as new_event
 from legato.store.records import (
     FINAL_STEP_STATUSES,
     OK_STEP_STATUSES,
@@ -217,8 +218,8 @@ def recorded_outcome(session: RunSession, step: RecordedStep) -> StepOutcome | N
 
 
 def reset(session: RunSession, step: RecordedStep, reason: str) -> None:
-    session.record([Event(session.run_id, step.key, step.attempts or None, "step_reset",
-                          time.time(), {"reason": reason})])
+    session.record([new_event(StepReset(reason=reason), session.run_id, step.key,
+                          step.attempts or None)])
     if session.history is not None:
         session.history.steps[step.key] = RecordedStep(
             key=step.key, name=step.name, seq=step.seq, status=StepStatus.RETRYING,

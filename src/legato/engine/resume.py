@@ -28,7 +28,8 @@ from legato.errors import (
     ParamsError,
     RunInProgressError,
 )
-from legato.store.records import Event, Lease, RunRecord, RunStatus, StepStatus
+from legato.store.events import RunCanceled, RunTarget, StepCanceled, event
+from legato.store.records import Lease, RunRecord, RunStatus, StepStatus
 from legato.store.sql_store import SqlStore
 
 if TYPE_CHECKING:
@@ -176,8 +177,7 @@ def _definitions(run: RunRecord, given: Any) -> Definitions | Runnable:
 
 
 def _selection(run: RunRecord, started: dict[str, Any]) -> list[str]:
-    keys = started.get("selection")
-    return list(keys) if keys else run.target.split(",")
+    return list(RunTarget.read(run.kind, run.target, started.get("selection")).selection)
 
 
 def _wait_for_lease(runner: Runner, run: RunRecord, wait: bool) -> RunRecord:
@@ -216,14 +216,14 @@ def _cancel(runner: Runner, run: RunRecord, reason: str) -> None:
     settings = runner.settings
     owner, now = new_owner(), time.time()
     data = takeover_data(run, owner, settings.lease_ttl, may_take_over(run).reason)
-    lease = Lease(run.run_id, owner, int(data["token"]), settings.lease_ttl)
+    lease = Lease(run.run_id, owner, data.token, settings.lease_ttl)
     with SqlStore(settings.store_url, durability=settings.durability) as store:
-        store.commit([Event(run.run_id, None, None, "run_resumed", now, data)])
+        store.commit([event(data, run.run_id, at=now)])
         unfinished = [s for s in store.get_steps(run.run_id)
                       if s.status in (StepStatus.RUNNING, StepStatus.RETRYING)]
         store.commit([
-            *(Event(run.run_id, s.step_key, s.attempts, "step_canceled", now,
-                    {"name": s.name, "kind": s.kind, "seq": s.seq, "reason": reason,
-                     "started_at": s.started_at}) for s in unfinished),
-            Event(run.run_id, None, None, "run_canceled", now, {"error": reason}),
+            *(event(StepCanceled(name=s.name, kind=s.kind, seq=s.seq, reason=reason,
+                                 started_at=s.started_at), run.run_id, s.step_key,
+                    s.attempts, at=now) for s in unfinished),
+            event(RunCanceled(error=reason), run.run_id, at=now),
         ], lease=lease)

@@ -58,6 +58,7 @@ from legato.executors.registry import find_factory, make_executor
 from legato.graph.selection import Selection, resolve_selection
 from legato.scheduler.logical import LogicalTime
 from legato.settings import Settings, load_settings
+from legato.store.events import RUN_ENDED, RunStarted, RunTarget, StepCanceled
 from legato.store.records import (
     OK_STEP_STATUSES,
     Event,
@@ -181,7 +182,7 @@ class Runner:
         def drive(session: RunSession) -> None:
             run_assets(session, defs.graph, keys, partition_key)
 
-        target = ",".join(keys) if len(keys) <= 8 else f"{len(keys)} assets"
+        target = RunTarget.assets(keys).text
         source = defs.source or source_of([a.fn for a in defs.assets.values()])
         return self._execute("assets", target, dict(params or {}), source, drive,
                              strict_steps=True, prepare=prepare, history=history,
@@ -256,9 +257,8 @@ class Runner:
             def ending() -> tuple[list[Event], list[StoredValue]]:
                 unfinished = _cancel_unfinished(session, canceled) if leftovers else []
                 kept = _keep_output(session, output) if status == RunStatus.SUCCEEDED else None
-                return ([*unfinished, session.event(
-                    f"run_{status}", error=message,
-                    output_value_id=kept.value_id if kept else None)],
+                return ([*unfinished, session.event(RUN_ENDED[status](
+                    error=message, output_value_id=kept.value_id if kept else None))],
                     [kept] if kept else [])
 
             heartbeat.stop()
@@ -286,8 +286,8 @@ def _start(session: RunSession, owner: str, ttl: float, *, idempotency_key: str 
     """Record the run's start, leased to ``owner``. None when started; the run that has the
     same idempotency key when another process started it first."""
     try:
-        session.record([session.event("run_started", tags=[], owner=owner, lease_s=ttl,
-                                      idempotency_key=idempotency_key, **data)])
+        session.record([session.event(RunStarted(owner=owner, lease_s=ttl,
+                                                 idempotency_key=idempotency_key, **data))])
     except IllegalTransition:
         existing = (session.store.find_run_by_idempotency_key(idempotency_key)
                     if idempotency_key is not None else None)
@@ -307,7 +307,7 @@ def _begin_claimed(session: RunSession, run: RunRecord, data: dict[str, Any], tt
     if run.lease_owner is None or run.lease_token is None:
         raise RunInProgressError(f"run {run.run_id} was not claimed: it has no lease")
     lease = Lease(run.run_id, run.lease_owner, run.lease_token, ttl)
-    session.store.defer(session.event("run_started", claimed=True, **data), lease=lease)
+    session.store.defer(session.event(RunStarted(claimed=True, **data)), lease=lease)
     return run.lease_owner, run.lease_token
 
 
@@ -321,7 +321,7 @@ def _take_over(session: RunSession, history: RunHistory, owner: str, ttl: float,
     dead = owner_is_dead(run.lease_owner)
     data = takeover_data(run, owner, ttl, claim.reason)
     try:
-        session.record([session.event("run_resumed", **data)])
+        session.record([session.event(data)])
     except IllegalTransition:
         raise RunInProgressError(
             f"run {run.run_id} was taken over by another process just now",
@@ -331,7 +331,7 @@ def _take_over(session: RunSession, history: RunHistory, owner: str, ttl: float,
                  if dead and process is not None else [])
     session.cut_short = cut_short(history, dead=dead, reason=claim.reason,
                                   in_flight=in_flight)
-    return int(data["token"])
+    return data.token
 
 
 def _keep_output(session: RunSession, output: Any) -> StoredValue | None:
@@ -419,8 +419,8 @@ def _cancel_unfinished(session: RunSession, canceled: bool) -> list[Event]:
         session.finish_step(step.step_key, StepOutcome(
             status=StepStatus.CANCELED, attempts=step.attempts, reason=reason,
             started_at=step.started_at, ended_at=now))
-    return [session.event("step_canceled", s.step_key, s.attempts, name=s.name, kind=s.kind,
-                          seq=s.seq, reason=reason, started_at=s.started_at)
+    return [session.event(StepCanceled(name=s.name, kind=s.kind, seq=s.seq, reason=reason,
+                                       started_at=s.started_at), s.step_key, s.attempts)
             for s in unfinished]
 
 

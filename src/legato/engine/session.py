@@ -21,6 +21,7 @@ from legato.engine.limits import TagLimits
 from legato.engine.results import StepResult
 from legato.errors import LeaseLost, StoreError
 from legato.executors.base import Executor
+from legato.store.events import Payload, event
 from legato.store.records import Event, Lease, LogLine, StepStatus, StoredValue
 from legato.store.sql_store import SqlStore
 from legato.values.value_store import ValueStore
@@ -318,9 +319,10 @@ class RunSession:
             for item in batch:
                 self.observer(item)
 
-    def event(self, event_kind: str, step_key: str | None = None, attempt: int | None = None,
-              **data: Any) -> Event:
-        return Event(self.run_id, step_key, attempt, event_kind, time.time(), data)
+    def event(self, payload: Payload, step_key: str | None = None,
+              attempt: int | None = None) -> Event:
+        """The event of ``payload`` in this run, now."""
+        return event(payload, self.run_id, step_key, attempt)
 
     def finish_step(self, key: str, outcome: StepOutcome) -> None:
         with self._lock:

@@ -26,6 +26,15 @@ from legato.engine.session import RunSession, StepOutcome, StepSpec
 from legato.errors import UnstorableError, ValueStoreError
 from legato.executors.base import BodyCall, BodyResult, Executor, describe
 from legato.executors.deaths import DIED, CannotSendError, ProcessDiedError
+from legato.store.events import (
+    STEP_SETTLED,
+    AssetMaterialized,
+    StepFailed,
+    StepStarted,
+    StepSucceeded,
+    event,
+    replaced,
+)
 from legato.store.records import Event, LogLine, StepStatus
 from legato.values.value_store import is_plain_json
 
@@ -212,8 +221,7 @@ def run_step(
             if session.canceled.is_set() or not session.lease_fresh():
                 break
             isolated = _isolated(executor, crashes)
-            start = Event(session.run_id, key, attempt, "step_started", time.time(),
-                          {**data, "isolated": True} if isolated else data)
+            start = event(StepStarted(**data, isolated=isolated), session.run_id, key, attempt)
             if session.careful:
                 session.record([start])
             else:
@@ -257,10 +265,10 @@ def run_step(
             delay = retry.delay(failures, _rng) if not final else 0.0
             if died and final and crashes > 1:
                 last.error_text = f"{last.error_text}, {crashes} times"
-            batch = [Event(session.run_id, key, attempt, "step_failed", time.time(), {
-                "error": last.error_text, "traceback": last.traceback,
-                "will_retry": nxt == "retry", "next": nxt, "retry_in": round(delay, 3),
-                **({"crashed": True} if died else {})})]
+            batch = [event(StepFailed(
+                error=last.error_text, traceback=last.traceback, will_retry=nxt == "retry",
+                next=nxt, retry_in=round(delay, 3), crashed=died), session.run_id, key,
+                attempt)]
             if final:
                 if has_fallback and not session.canceled.is_set():
                     return _fall_back(session, spec, args, kwargs, attempt=attempt,
@@ -290,8 +298,7 @@ def _record_failure(session: RunSession, batch: list[Event], lines: list[LogLine
             raise
         last = batch[-1]
         text = f"{last.data.get('error')}; its output was not kept: {error}"
-        session.record([*batch[:-1], Event(last.run_id, last.step_key, last.attempt,
-                                           last.kind, last.at, {**last.data, "error": text})])
+        session.record([*batch[:-1], replaced(last, error=text)])
 
 
 def _isolated(executor: Executor, crashes: int) -> bool:
@@ -321,9 +328,7 @@ def _run_body(session: RunSession, executor: Executor, key: str, attempt: int,
             return result
         # its function, arguments or value cannot travel (its module cannot be imported in
         # the child, say): it runs here after all, its start committed again as such
-        session.record([Event(start.run_id, start.step_key, start.attempt, start.kind,
-                              start.at, {k: v for k, v in start.data.items()
-                                         if k != "isolated"})])
+        session.record([replaced(start, isolated=False)])
     journal = session.journal
     slot = journal.enter(session.run_id, key, attempt) if journal is not None else None
     try:
@@ -342,14 +347,13 @@ def _cut_short_events(session: RunSession, key: str, data: dict[str, Any], cut: 
     named it)."""
     batch = []
     if recorded is None or recorded.attempts < cut.attempt:
-        batch.append(Event(session.run_id, key, cut.attempt, "step_started", started, data))
+        batch.append(event(StepStarted(**data), session.run_id, key, cut.attempt, at=started))
     error = (f"{DIED} ({cut.why})" if cut.crashed else f"the attempt was cut short: {cut.why}"
              ) + (f", {crashes} times" if final else "")
     nxt = "retry" if not final else "fallback" if fallback else "fail"
-    batch.append(Event(session.run_id, key, cut.attempt, "step_failed", time.time(), {
-        "error": error, "traceback": None, "will_retry": not final, "next": nxt,
-        "retry_in": 0.0, **({"crashed": True} if cut.crashed else {}),
-        **({} if cut.counts else {"counted": False})}))
+    batch.append(event(StepFailed(error=error, will_retry=not final, next=nxt,
+                                  crashed=cut.crashed, counted=cut.counts),
+                       session.run_id, key, cut.attempt))
     return batch
 
 
@@ -360,16 +364,17 @@ def _succeed(session: RunSession, spec: StepSpec, *, attempt: int, value: Any,
     if faults.ARMED:
         faults.crash_point("after-value")
     now = time.time()
-    batch = [Event(session.run_id, spec.key, attempt, "step_succeeded", now,
-                   {"value_id": value_id, "cache_key": ckey})]
+    batch = [event(StepSucceeded(value_id=value_id, cache_key=ckey), session.run_id,
+                   spec.key, attempt, at=now)]
     materialization_id = None
     if materialize is not None:
         materialization_id = value_id
-        batch.append(Event(session.run_id, spec.key, attempt, "asset_materialized", now, {
-            "materialization_id": materialization_id, "asset_key": spec.name,
-            "code_version": spec.code_version(), "data_version": stored.digest[:16],
-            "value_id": value_id, "upstream": materialize, "row_count": info.row_count,
-            "columns": info.columns, "partition_key": spec.partition_key}))
+        batch.append(event(AssetMaterialized(
+            materialization_id=materialization_id, asset_key=spec.name,
+            code_version=spec.code_version(), data_version=stored.digest[:16],
+            value_id=value_id, upstream=materialize, row_count=info.row_count,
+            columns=info.columns, partition_key=spec.partition_key),
+            session.run_id, spec.key, attempt, at=now))
     session.record(batch, values=[stored], log_lines=lines)
     if faults.ARMED:
         faults.crash_point("after-commit")
@@ -394,10 +399,9 @@ def _fall_back(session: RunSession, spec: StepSpec, args: tuple[Any, ...],
         value = fallback(*args, **kwargs)
         stored, _ = session.values.put(value_id, value, spec.options.io)
     except Exception as error:
-        session.record([*batch[:-1], Event(
-            session.run_id, spec.key, attempt, "step_failed", time.time(),
-            {**batch[-1].data, "next": "fail", "error":
-             f"{last.error_text}; then its fallback failed: {describe(error)}"})],
+        session.record([*batch[:-1], replaced(
+            batch[-1], at=time.time(), next="fail",
+            error=f"{last.error_text}; then its fallback failed: {describe(error)}")],
             log_lines=lines)
         outcome = StepOutcome(status=StepStatus.FAILED, attempts=attempt, started_at=started,
                               error=f"{last.error_text}; fallback failed: {describe(error)}",
@@ -445,15 +449,14 @@ def settle(
             value, value_id = loaded
             reason = f"{reason}; serving the last good value from run {previous.run_id}"  # type: ignore[union-attr]
     now = time.time()
-    data = {**_step_data(session, spec, seq), "reason": reason, "value_id": value_id,
-            "cache_key": cache_key, "started_at": started or now}
     events = list(pre or [])
     if status == StepStatus.FAILED and events:
-        events[-1] = Event(events[-1].run_id, events[-1].step_key, events[-1].attempt,
-                           events[-1].kind, events[-1].at, {**events[-1].data, "next": "fail"})
+        events[-1] = replaced(events[-1], next="fail")
     else:
-        events.append(Event(session.run_id, spec.key, attempts or None, f"step_{status}", now,
-                            data))
+        settled = STEP_SETTLED[status](
+            **_step_data(session, spec, seq), reason=reason, value_id=value_id,
+            cache_key=cache_key, started_at=started or now)
+        events.append(event(settled, session.run_id, spec.key, attempts or None, at=now))
     session.record(events, values=stored or (), log_lines=log_lines or ())
     outcome = StepOutcome(status=status, value=value, value_id=value_id, attempts=attempts,
                           reason=reason, started_at=started, ended_at=now,

@@ -25,6 +25,8 @@ from sqlalchemy import and_, bindparam, desc, func, insert, literal_column, sele
 from legato.errors import BackfillNotFoundError
 from legato.store import schema
 from legato.store.dialects import compile_dialect, compiled_once
+from legato.store.events import NO_RUN, BackfillCanceled, RunCanceled, event
+from legato.store.gate import apply
 from legato.store.queue import enqueue_in
 from legato.store.records import Event
 
@@ -194,9 +196,11 @@ def cancel_backfill(store: SqlStore, backfill_id: str, reason: str) -> int | Non
         db.execute(q.queued_runs, {"id": backfill_id})
         queued = [row[0] for row in db.fetchall()]
         # each under a savepoint: a run a worker claimed meanwhile (PostgreSQL) runs on
-        done = enqueue_in(db, sql, [Event(run_id, None, None, "run_canceled", now,
-                                          {"queued": True, "error": reason})
-                                    for run_id in queued])
+        done = enqueue_in(db, sql, [event(RunCanceled(queued=True, error=reason), run_id,
+                                          at=now) for run_id in queued])
+        apply(sql, db, [event(BackfillCanceled(backfill_id=backfill_id, reason=reason,
+                                               runs_canceled=sum(done)),
+                              NO_RUN, backfill_id, at=now)], (), ())
         return sum(done)
 
     return store.writer.transact(work)

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Dialect, make_url
 from sqlalchemy.pool import NullPool
 
 from legato.errors import StoreError
+from legato.store.ports import Capabilities
 from legato.store.sqlite_files import (
     connect_sqlite_read_only,
     describe_store_error,
@@ -23,6 +24,15 @@ from legato.store.sqlite_files import (
 
 BUSY_TIMEOUT_S = 60.0
 T = TypeVar("T")
+
+
+def capabilities_for(dialect_name: str) -> Capabilities:
+    """What a store on this database can do (``store/ports.py``)."""
+    if dialect_name == "postgresql":
+        return Capabilities(listen_notify=True, skip_locked=True, concurrent_schedulers=True,
+                            idle_poll_max_s=0.1)
+    return Capabilities(listen_notify=False, skip_locked=False, concurrent_schedulers=False,
+                        idle_poll_max_s=0.02)
 
 
 def is_sqlite(url: str) -> bool:

@@ -33,6 +33,22 @@ from sqlalchemy.engine import Dialect
 
 from legato.errors import IllegalTransition, LeaseLost, UnstorableError
 from legato.store.dialects import insert_for
+from legato.store.events import (
+    AssetMaterialized,
+    EventKind,
+    RunClaimed,
+    RunEnded,
+    RunQueued,
+    RunReleased,
+    RunResumed,
+    RunStarted,
+    StepFailed,
+    StepReset,
+    StepSettled,
+    StepStarted,
+    StepSucceeded,
+    payload_of,
+)
 from legato.store.records import (
     FINAL_STEP_STATUSES,
     OK_STEP_STATUSES,
@@ -253,98 +269,98 @@ class Statements:
 
 
 Exec = Callable[[str, dict[str, Any]], int]
-Rule = Callable[[Statements, Exec, Event], int]
+Rule = Callable[[Statements, Exec, Event, Any], int]
+"""A rule gets the event and its typed payload (``store/events.py``)."""
 
 
-def _step_row(event: Event, *, status: str, **values: Any) -> dict[str, Any]:
-    data = event.data
+def _step_row(event: Event, p: StepStarted | StepSettled, *, status: str,
+              **values: Any) -> dict[str, Any]:
     row: dict[str, Any] = {
-        "run_id": event.run_id, "step_key": event.step_key, "name": data.get("name", ""),
-        "kind": data.get("kind", "task"), "seq": data.get("seq", 0), "status": status,
+        "run_id": event.run_id, "step_key": event.step_key, "name": p.name,
+        "kind": p.kind, "seq": p.seq, "status": status,
         "attempts": event.attempt or 0, "started_at": None, "ended_at": None, "error": None,
         "traceback": None, "reason": None, "value_id": None, "cache_key": None,
-        "upstream": _dumps(data.get("upstream", [])), "tags": _dumps(data.get("tags", [])),
+        "upstream": _dumps(p.upstream), "tags": _dumps(p.tags),
     }
     row.update(values)
     return row
 
 
-def _run_row(event: Event, *, status: str, **values: Any) -> dict[str, Any]:
-    d = event.data
+def _run_row(event: Event, p: RunQueued | RunStarted, *, status: str,
+             **values: Any) -> dict[str, Any]:
+    if p.kind is None or p.target is None:
+        raise IllegalTransition(f"{event.kind} of run {event.run_id} names no kind or target")
     row: dict[str, Any] = {
-        "run_id": event.run_id, "kind": d["kind"], "target": d["target"], "status": status,
-        "params": _dumps(d.get("params", {})), "tags": _dumps(d.get("tags", [])),
-        "source": d.get("source"), "created_at": event.at, "ended_at": None, "error": None,
+        "run_id": event.run_id, "kind": p.kind, "target": p.target, "status": status,
+        "params": _dumps(p.params), "tags": _dumps(p.tags),
+        "source": p.source, "created_at": event.at, "ended_at": None, "error": None,
         "lease_owner": None, "lease_token": None, "lease_expires_at": None,
-        "idempotency_key": d.get("idempotency_key"), "output_value_id": None,
-        "priority": d.get("priority", 0), "partition_key": d.get("partition_key"),
-        "trigger_key": d.get("trigger_key"), "backfill_id": d.get("backfill_id"),
+        "idempotency_key": p.idempotency_key, "output_value_id": None,
+        "priority": p.priority, "partition_key": p.partition_key,
+        "trigger_key": p.trigger_key, "backfill_id": p.backfill_id,
         "started_at": None,
     }
     row.update(values)
     return row
 
 
-def run_started(sql: Statements, run: Exec, event: Event) -> int:
+def run_started(sql: Statements, run: Exec, event: Event, p: RunStarted) -> int:
     """A new run, leased to the process that starts it (token 1) when ``owner`` is given;
     or, with ``claimed``, a queued run that its worker claimed beginning to execute."""
-    d = event.data
-    if d.get("claimed"):  # the claim made it running; its lease fenced this event
+    if p.claimed:  # the claim made it running; its lease fenced this event
         return 1
-    owner = d.get("owner")
-    lease = ({"lease_owner": owner, "lease_token": 1,
-              "lease_expires_at": event.at + d["lease_s"]} if owner else {})
-    return run(sql.insert_run, _run_row(event, status="running", started_at=event.at,
+    lease = ({"lease_owner": p.owner, "lease_token": 1,
+              "lease_expires_at": event.at + (p.lease_s or 0.0)} if p.owner else {})
+    return run(sql.insert_run, _run_row(event, p, status="running", started_at=event.at,
                                         **lease))
 
 
-def run_queued(sql: Statements, run: Exec, event: Event) -> int:
+def run_queued(sql: Statements, run: Exec, event: Event, p: RunQueued) -> int:
     """A run requested (by a trigger, a backfill, ``legato trigger``) and waiting for a
     worker. A second request with the same idempotency key (``schedule:x@<tick>``) conflicts
     with the first: a tick never makes two runs."""
-    return run(sql.insert_run, _run_row(event, status="queued"))
+    return run(sql.insert_run, _run_row(event, p, status="queued"))
 
 
-def run_claimed(sql: Statements, run: Exec, event: Event) -> int:
+def run_claimed(sql: Statements, run: Exec, event: Event, p: RunClaimed) -> int:
     """A worker claimed a queued run: it runs, leased to the worker (token 1)."""
-    return run(sql.claim_run, {"p_run_id": event.run_id, "owner": event.data["owner"],
-                               "expires_at": event.at + event.data["lease_s"],
+    return run(sql.claim_run, {"p_run_id": event.run_id, "owner": p.owner,
+                               "expires_at": event.at + p.lease_s,
                                "started_at": event.at})
 
 
-def run_resumed(sql: Statements, run: Exec, event: Event) -> int:
+def run_resumed(sql: Statements, run: Exec, event: Event, p: RunResumed) -> int:
     """Take the run's lease over: applies only if its token and expiry are still those the
     taker saw (an expired lease, or one whose holder is known dead)."""
-    d = event.data
     return run(sql.take_lease, {
-        "p_run_id": event.run_id, "owner": d["owner"], "token": d["token"],
-        "expires_at": event.at + d["lease_s"], "previous_token": d.get("previous_token") or 0,
-        "seen_expires_at": d.get("seen_expires_at") or 0.0,
+        "p_run_id": event.run_id, "owner": p.owner, "token": p.token,
+        "expires_at": event.at + p.lease_s, "previous_token": p.previous_token or 0,
+        "seen_expires_at": p.seen_expires_at or 0.0,
     })
 
 
-def run_released(sql: Statements, run: Exec, event: Event) -> int:
+def run_released(sql: Statements, run: Exec, event: Event, p: RunReleased) -> int:
     """The lease's holder lets the run go (a worker shutting down): the lease expires now and
     its token moves on, so another worker may take the run over at once and whatever the
     former holder still writes is refused. Applies only while ``token`` is the run's."""
-    return run(sql.release_lease, {"p_run_id": event.run_id, "token": event.data["token"],
+    return run(sql.release_lease, {"p_run_id": event.run_id, "token": p.token,
                                    "expires_at": event.at})
 
 
-def run_finished(sql: Statements, run: Exec, event: Event) -> int:
+def run_finished(sql: Statements, run: Exec, event: Event, p: RunEnded) -> int:
     """A run ended; a queued run can only be canceled (``queued: true``), before any worker
     claimed it."""
-    if event.data.get("queued"):
+    if p.queued:
         return run(sql.cancel_queued, {"p_run_id": event.run_id, "ended_at": event.at,
-                                       "error": event.data.get("error")})
+                                       "error": p.error})
     status = event.kind.removeprefix("run_")
     return run(sql.finish_run, {"p_run_id": event.run_id, "status": status,
-                                "ended_at": event.at, "error": event.data.get("error"),
-                                "output_value_id": event.data.get("output_value_id")})
+                                "ended_at": event.at, "error": p.error,
+                                "output_value_id": p.output_value_id})
 
 
-def step_started(sql: Statements, run: Exec, event: Event) -> int:
-    return run(sql.start_step, _step_row(event, status="running", started_at=event.at))
+def step_started(sql: Statements, run: Exec, event: Event, p: StepStarted) -> int:
+    return run(sql.start_step, _step_row(event, p, status="running", started_at=event.at))
 
 
 _AFTER_FAILURE = {"retry": "retrying", "fallback": "running", "fail": "failed"}
@@ -352,77 +368,82 @@ _AFTER_FAILURE = {"retry": "retrying", "fallback": "running", "fail": "failed"}
 transaction), or has failed for good."""
 
 
-def step_failed(sql: Statements, run: Exec, event: Event) -> int:
-    d = event.data
-    nxt = d.get("next") or ("retry" if d.get("will_retry") else "fail")
+def step_failed(sql: Statements, run: Exec, event: Event, p: StepFailed) -> int:
+    nxt = p.next or ("retry" if p.will_retry else "fail")
     return run(sql.fail_attempt, {
         "p_run_id": event.run_id, "p_step_key": event.step_key,
         "status": _AFTER_FAILURE[nxt],
         "ended_at": event.at if nxt == "fail" else None,
-        "error": d.get("error"), "traceback": d.get("traceback"),
+        "error": p.error, "traceback": p.traceback,
     })
 
 
-def step_succeeded(sql: Statements, run: Exec, event: Event) -> int:
-    d = event.data
+def step_succeeded(sql: Statements, run: Exec, event: Event, p: StepSucceeded) -> int:
     return run(sql.succeed_step, {
         "p_run_id": event.run_id, "p_step_key": event.step_key, "ended_at": event.at,
-        "value_id": d.get("value_id"), "cache_key": d.get("cache_key"),
+        "value_id": p.value_id, "cache_key": p.cache_key,
     })
 
 
-def step_settled(sql: Statements, run: Exec, event: Event) -> int:
+def step_settled(sql: Statements, run: Exec, event: Event, p: StepSettled) -> int:
     """Skipped, canceled, cached or fallback: the step ends without (another) attempt."""
-    d = event.data
     return run(sql.settle_step, _step_row(
-        event, status=event.kind.removeprefix("step_"), ended_at=event.at,
-        started_at=d.get("started_at", event.at), reason=d.get("reason"),
-        value_id=d.get("value_id"), cache_key=d.get("cache_key"),
+        event, p, status=event.kind.removeprefix("step_"), ended_at=event.at,
+        started_at=event.at if p.started_at is None else p.started_at, reason=p.reason,
+        value_id=p.value_id, cache_key=p.cache_key,
     ))
 
 
-def step_reset(sql: Statements, run: Exec, event: Event) -> int:
+def step_reset(sql: Statements, run: Exec, event: Event, p: StepReset) -> int:
     """A finished step whose value cannot be loaded any more (its file is missing or
     damaged) is to run again: it waits for its next attempt, and the reason says why."""
     return run(sql.reset_step, {"p_run_id": event.run_id, "p_step_key": event.step_key,
-                                "reason": event.data.get("reason")})
+                                "reason": p.reason})
 
 
-def asset_materialized(sql: Statements, run: Exec, event: Event) -> int:
-    d = event.data
+def asset_materialized(sql: Statements, run: Exec, event: Event, p: AssetMaterialized
+                       ) -> int:
     return run(sql.insert_materialization, {
-        "materialization_id": d["materialization_id"], "asset_key": d["asset_key"],
+        "materialization_id": p.materialization_id, "asset_key": p.asset_key,
         "run_id": event.run_id, "step_key": event.step_key, "created_at": event.at,
-        "code_version": d["code_version"], "data_version": d["data_version"],
-        "value_id": d["value_id"], "upstream": _dumps(d.get("upstream", {})),
-        "row_count": d.get("row_count"),
-        "columns": _dumps(d["columns"]) if d.get("columns") is not None else None,
-        "partition_key": d.get("partition_key"),
+        "code_version": p.code_version, "data_version": p.data_version,
+        "value_id": p.value_id, "upstream": _dumps(p.upstream),
+        "row_count": p.row_count,
+        "columns": _dumps(p.columns) if p.columns is not None else None,
+        "partition_key": p.partition_key,
     })
 
 
 RULES: dict[str, Rule] = {
-    "run_started": run_started,
-    "run_queued": run_queued,
-    "run_claimed": run_claimed,
-    "run_resumed": run_resumed,
-    "run_released": run_released,
-    "run_succeeded": run_finished,
-    "run_failed": run_finished,
-    "run_canceled": run_finished,
-    "step_started": step_started,
-    "step_failed": step_failed,
-    "step_succeeded": step_succeeded,
-    "step_skipped": step_settled,
-    "step_canceled": step_settled,
-    "step_cached": step_settled,
-    "step_fallback": step_settled,
-    "step_reset": step_reset,
-    "asset_materialized": asset_materialized,
+    EventKind.RUN_STARTED: run_started,
+    EventKind.RUN_QUEUED: run_queued,
+    EventKind.RUN_CLAIMED: run_claimed,
+    EventKind.RUN_RESUMED: run_resumed,
+    EventKind.RUN_RELEASED: run_released,
+    EventKind.RUN_SUCCEEDED: run_finished,
+    EventKind.RUN_FAILED: run_finished,
+    EventKind.RUN_CANCELED: run_finished,
+    EventKind.STEP_STARTED: step_started,
+    EventKind.STEP_FAILED: step_failed,
+    EventKind.STEP_SUCCEEDED: step_succeeded,
+    EventKind.STEP_SKIPPED: step_settled,
+    EventKind.STEP_CANCELED: step_settled,
+    EventKind.STEP_CACHED: step_settled,
+    EventKind.STEP_FALLBACK: step_settled,
+    EventKind.STEP_RESET: step_reset,
+    EventKind.ASSET_MATERIALIZED: asset_materialized,
 }
-"""Event kind -> the rule that projects it. Log-only kinds have no rule."""
+"""Event kind -> the rule that projects it onto runs, steps and materializations."""
 
-LOG_ONLY_KINDS = frozenset({"step_retry_scheduled", "run_log"})
+LOG_ONLY_KINDS = frozenset({EventKind.STEP_RETRY_SCHEDULED, EventKind.RUN_LOG})
+"""Kinds that only append to the log."""
+
+OUTSIDE_RUNS = frozenset({EventKind.TRIGGER_PAUSED, EventKind.TRIGGER_RESUMED,
+                          EventKind.BACKFILL_CANCELED, EventKind.DAEMON_ACQUIRED,
+                          EventKind.DAEMON_LOST})
+"""Kinds whose projection (a trigger's row, a backfill's, a daemon's lease) the store
+module of their concern writes in the same transaction (``store/triggers.py``,
+``store/backfills.py``): the gate appends them to the log."""
 
 
 def fence(sql: Statements, cursor: Any, lease: Lease) -> None:
@@ -492,6 +513,7 @@ def apply(
     for index, item in enumerate(batch):
         doing = item.kind + f" of run {item.run_id}" + (
             f" step '{item.step_key}'" if item.step_key else "")
+        payload = payload_of(item, strict=True)  # before anything is written
         row = storable_row({"run_id": item.run_id, "step_key": item.step_key,
                             "attempt": item.attempt, "kind": item.kind, "at": item.at,
                             "data": _dumps(item.data)})
@@ -502,11 +524,9 @@ def apply(
         else:
             unfenced.append(row)
         rule = RULES.get(item.kind)
-        if rule is None:
-            if item.kind not in LOG_ONLY_KINDS:
-                raise IllegalTransition(f"unknown event kind {item.kind!r}")
+        if rule is None:  # a log-only kind, or one outside runs
             continue
-        if rule(sql, run, item) != 1:
+        if rule(sql, run, item, payload) != 1:
             raise IllegalTransition(f"{item.kind} does not apply to run {item.run_id}"
                                     + (f" step '{item.step_key}'" if item.step_key else "")
                                     + " in its current state")

@@ -27,6 +27,7 @@ from sqlalchemy import Integer, bindparam, desc, func, literal_column, select
 from legato.errors import IllegalTransition
 from legato.store import schema
 from legato.store.dialects import compile_dialect, compiled_once
+from legato.store.events import RunClaimed, RunQueued, event, payload_of
 from legato.store.gate import Statements, apply
 from legato.store.records import Event, RunRecord, RunStatus
 
@@ -68,17 +69,12 @@ def queued_event(run_id: str, *, kind: str, target: str, params: Mapping[str, An
     ``scheduled_at``, ``data_interval`` and ``ds`` (``scheduler/logical.py``), which the
     run's steps see as ``ctx.scheduled_at`` and ``ctx.data_interval``, resumed or not."""
     all_tags = list(dict.fromkeys([*tags, *([f"flow:{target}"] if kind == "flow" else [])]))
-    data: dict[str, Any] = {
-        "kind": kind, "target": target, "params": dict(params), "source": source,
-        "tags": all_tags, "priority": priority, "partition_key": partition_key,
-        "trigger_key": trigger_key, "backfill_id": backfill_id,
-        "idempotency_key": idempotency_key,
-    }
-    if selection is not None:
-        data["selection"] = list(selection)
-    if logical is not None:
-        data.update(logical)
-    return Event(run_id, None, None, "run_queued", time.time() if at is None else at, data)
+    return event(RunQueued(
+        kind=kind, target=target, params=dict(params), source=source, tags=all_tags,
+        priority=priority, partition_key=partition_key, trigger_key=trigger_key,
+        backfill_id=backfill_id, idempotency_key=idempotency_key,
+        selection=list(selection) if selection is not None else None,
+        **(logical or {})), run_id, at=at)
 
 
 def enqueue_in(cursor: Any, sql: Statements, events: Sequence[Event]) -> list[bool]:
@@ -87,13 +83,13 @@ def enqueue_in(cursor: Any, sql: Statements, events: Sequence[Event]) -> list[bo
     (a run id taken) raises: a run is never dropped silently. On PostgreSQL, the workers
     waiting for runs are notified when the transaction commits."""
     done = []
-    for event in events:
+    for request in events:
         cursor.execute("SAVEPOINT legato_enqueue")
         try:
-            apply(sql, cursor, [event], (), ())
+            apply(sql, cursor, [request], (), ())
         except IllegalTransition:
             cursor.execute("ROLLBACK TO SAVEPOINT legato_enqueue")
-            key = event.data.get("idempotency_key")
+            key = payload_of(request).idempotency_key
             if key is not None:
                 cursor.execute(sql.key_taken, {"key": key})
             if key is None or cursor.fetchone() is None:
@@ -129,7 +125,7 @@ class _QueueSql:
         candidates = (select(runs).where(queued, runs.c.priority == bindparam("p"))
                       .order_by(runs.c.created_at)
                       .limit(bindparam("n", type_=Integer)).offset(literal_column("0")))
-        if store.dialect == "postgresql":
+        if store.capabilities.skip_locked:
             candidates = candidates.with_for_update(skip_locked=True)
         self.candidates = str(candidates.compile(dialect=dialect))
         self.top_priority = str(select(func.max(runs.c.priority)).where(queued)
@@ -156,7 +152,7 @@ def claim(store: SqlStore, owner: str, lease_s: float, *, limit: int = 1,
     q = _sql(store)
 
     def work(cursor: Any, sql: Statements) -> list[RunRecord]:
-        if limits.any and store.dialect == "postgresql":
+        if limits.any and store.capabilities.skip_locked:  # claimers run side by side
             cursor.execute("SELECT pg_advisory_xact_lock(%(k)s)", {"k": _LIMITS_LOCK})
         running, tag_counts = 0, Counter[str]()
         if limits.any:
@@ -179,8 +175,8 @@ def claim(store: SqlStore, owner: str, lease_s: float, *, limit: int = 1,
                 continue
             running += 1
             tag_counts.update(tags)
-            events.append(Event(row["run_id"], None, None, "run_claimed", now,
-                                {"owner": owner, "lease_s": lease_s}))
+            events.append(event(RunClaimed(owner=owner, lease_s=lease_s), row["run_id"],
+                                at=now))
             claimed.append(dataclasses.replace(
                 _record(row), status=RunStatus.RUNNING, lease_owner=owner, lease_token=1,
                 lease_expires_at=now + lease_s, started_at=now))

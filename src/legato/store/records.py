@@ -6,7 +6,10 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from legato.store.events import Payload
 
 
 class RunStatus(StrEnum):
@@ -38,7 +41,9 @@ FINAL_STEP_STATUSES = OK_STEP_STATUSES | {
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One entry of the event log. ``data`` is a JSON object whose shape depends on kind."""
+    """One entry of the event log. ``data`` is a JSON object whose shape depends on kind
+    (``store/events.py``); ``payload``, when the event was built from one, is its typed
+    form (not compared, not stored)."""
 
     run_id: str
     step_key: str | None
@@ -47,6 +52,7 @@ class Event:
     at: float
     data: dict[str, Any] = field(default_factory=dict)
     event_id: int | None = None
+    payload: Payload | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,9 @@ from sqlalchemy import Engine, Row, desc, func, inspect, or_, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from legato.errors import RunNotFoundError, SchemaVersionError, StoreError
-from legato.store import schema
+from legato.store import backfills, queue, schema, triggers
 from legato.store.dialects import (
+    capabilities_for,
     compile_dialect,
     configure_sqlite,
     create_store_engine,
@@ -28,8 +31,10 @@ from legato.store.dialects import (
     migration_lock,
     sqlite_path,
 )
+from legato.store.events import NO_RUN
 from legato.store.gate import Statements
 from legato.store.migrations import HEAD
+from legato.store.ports import Capabilities
 from legato.store.records import (
     Event,
     Lease,
@@ -85,6 +90,7 @@ class SqlStore:
         self.engine: Engine = create_store_engine(url, durability=durability,
                                                   read_only=self.read_only)
         self.dialect = self.engine.dialect.name
+        self._capabilities = capabilities_for(self.dialect)
         try:
             self._migrate()
         except BaseException as error:
@@ -226,6 +232,10 @@ class SqlStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def capabilities(self) -> Capabilities:
+        return self._capabilities
+
     # -- writes: all through the gate ---------------------------------------------------
 
     def commit(
@@ -326,11 +336,19 @@ class SqlStore:
         query = select(events).where(events.c.run_id == run_id).order_by(events.c.event_id)
         if step_key is not None:
             query = query.where(events.c.step_key == step_key)
-        rows = self._rows(query)
-        return [
-            Event(r.run_id, r.step_key, r.attempt, r.kind, r.at, json.loads(r.data), r.event_id)
-            for r in rows
-        ]
+        return [_event(row) for row in self._rows(query)]
+
+    def events_outside_runs(self, *, subject: str | None = None, after: int = 0,
+                            limit: int = 100) -> list[Event]:
+        """The events of no run (a trigger paused, a backfill canceled, a daemon's lease
+        taken or lost), oldest first: those after the event id ``after``, of ``subject``
+        (their ``step_key``: the trigger key, backfill id or daemon role) when given."""
+        events = schema.events
+        query = (select(events).where(events.c.run_id == NO_RUN, events.c.event_id > after)
+                 .order_by(events.c.event_id).limit(limit))
+        if subject is not None:
+            query = query.where(events.c.step_key == subject)
+        return [_event(row) for row in self._rows(query)]
 
     def get_logs(self, run_id: str, step_key: str | None = None) -> list[LogLine]:
         logs = schema.logs
@@ -452,6 +470,103 @@ class SqlStore:
         ).where(steps.c.kind == "asset")
         return {row.name: _step(row) for row in self._rows(query)}
 
+    def latest_materialization_ids(self, asset_keys: Sequence[str]) -> dict[str, str]:
+        """The id of the newest materialization of each of ``asset_keys`` that has one (what
+        an asset trigger compares with the last it saw)."""
+        if not asset_keys:
+            return {}
+        table = schema.materializations
+        newest = (select(table.c.asset_key, func.max(table.c.created_at).label("at"))
+                  .where(table.c.asset_key.in_(sorted(set(asset_keys))))
+                  .group_by(table.c.asset_key).subquery())
+        rows = self._rows(
+            select(table.c.asset_key, table.c.materialization_id)
+            .join(newest, (table.c.asset_key == newest.c.asset_key)
+                  & (table.c.created_at == newest.c.at))
+            .order_by(table.c.materialization_id))
+        return {row.asset_key: row.materialization_id for row in rows}
+
+    # -- the queue (store/queue.py) -----------------------------------------------------
+
+    def enqueue(self, events: Sequence[Event]) -> list[bool]:
+        return queue.enqueue(self, events)
+
+    def claim(self, owner: str, lease_s: float, *, limit: int = 1,
+              limits: queue.RunLimits | None = None) -> list[RunRecord]:
+        return queue.claim(self, owner, lease_s, limit=limit,
+                           limits=queue.NO_LIMITS if limits is None else limits)
+
+    def queued_runs(self, *, target: str | None = None, since: float | None = None,
+                    limit: int = 50) -> list[RunRecord]:
+        return queue.queued_runs(self, target=target, since=since, limit=limit)
+
+    def listen_for_queued(self, wake: threading.Event) -> Callable[[], None] | None:
+        """Set ``wake`` whenever a run is enqueued, until the returned function is called;
+        None when this database cannot tell (``capabilities.listen_notify``)."""
+        if not self._capabilities.listen_notify:
+            return None
+        from legato.store.wakeup import QueueWakeup
+
+        return QueueWakeup(self, wake).start().stop
+
+    # -- triggers and the daemon's lease (store/triggers.py) ----------------------------
+
+    def read_triggers(self) -> dict[str, triggers.TriggerState]:
+        return triggers.read_triggers(self)
+
+    def list_ticks(self, trigger_key: str | None = None, *, limit: int = 20
+                   ) -> list[triggers.TickRecord]:
+        return triggers.list_ticks(self, trigger_key, limit=limit)
+
+    def last_ticks(self) -> dict[str, triggers.TickRecord]:
+        return triggers.last_ticks(self)
+
+    def save_evaluations(self, saves: Sequence[triggers.EvaluationSave]
+                         ) -> list[list[bool] | None]:
+        return triggers.save_evaluations(self, saves)
+
+    def set_paused(self, trigger_key: str, paused: bool) -> None:
+        triggers.set_paused(self, trigger_key, paused)
+
+    def hold_daemon(self, role: str, owner: str, ttl: float) -> bool:
+        return triggers.hold_daemon(self, role, owner, ttl)
+
+    def release_daemon(self, role: str, owner: str, *, reason: str = "released") -> None:
+        triggers.release_daemon(self, role, owner, reason=reason)
+
+    def daemon_holder(self, role: str) -> tuple[str, float] | None:
+        return triggers.daemon_holder(self, role)
+
+    # -- backfills (store/backfills.py) -------------------------------------------------
+
+    def create_backfill(self, record: backfills.BackfillRecord) -> None:
+        backfills.create_backfill(self, record)
+
+    def get_backfill(self, backfill_id: str) -> backfills.BackfillRecord:
+        return backfills.get_backfill(self, backfill_id)
+
+    def list_backfills(self, *, status: str | None = None, limit: int = 20
+                       ) -> list[backfills.BackfillRecord]:
+        return backfills.list_backfills(self, status=status, limit=limit)
+
+    def backfill_run_counts(self, backfill_id: str) -> Counter[str]:
+        return backfills.run_counts(self, backfill_id)
+
+    def partitions_with_status(self, backfill_id: str, statuses: Sequence[str]
+                               ) -> Iterator[str]:
+        return backfills.partitions_with_status(self, backfill_id, statuses)
+
+    def enqueue_partitions(self, backfill_id: str, seen_cursor: str | None, cursor: str,
+                           events: Sequence[Event]) -> bool:
+        return backfills.enqueue_partitions(self, backfill_id, seen_cursor, cursor, events)
+
+    def finish_backfill(self, backfill_id: str, status: backfills.BackfillStatus,
+                        error: str | None = None) -> bool:
+        return backfills.finish_backfill(self, backfill_id, status, error)
+
+    def cancel_backfill(self, backfill_id: str, reason: str) -> int | None:
+        return backfills.cancel_backfill(self, backfill_id, reason)
+
 
 _statements: dict[tuple[str, str], Statements] = {}
 
@@ -467,6 +582,10 @@ def _statements_for(engine: Engine) -> Statements:
 
 def _known_revisions() -> set[str]:
     return {p.stem.split("_", 1)[0] for p in (MIGRATIONS / "versions").glob("[0-9]*.py")}
+
+
+def _event(r: Row[Any]) -> Event:
+    return Event(r.run_id, r.step_key, r.attempt, r.kind, r.at, json.loads(r.data), r.event_id)
 
 
 def _run(row: Row[Any]) -> RunRecord:

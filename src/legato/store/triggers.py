@@ -19,6 +19,15 @@ from sqlalchemy import and_, bindparam, desc, func, insert, literal_column, or_,
 
 from legato.store import schema
 from legato.store.dialects import compile_dialect, compiled_once, insert_for
+from legato.store.events import (
+    NO_RUN,
+    DaemonAcquired,
+    DaemonLost,
+    TriggerPaused,
+    TriggerResumed,
+    event,
+)
+from legato.store.gate import apply
 from legato.store.queue import enqueue_in
 from legato.store.records import Event
 
@@ -87,6 +96,8 @@ class _TriggerSql:
             role=bindparam("role"), owner=bindparam("owner"), started_at=bindparam("now"),
             expires_at=bindparam("expires_at"),
         ).on_conflict_do_nothing(index_elements=[daemons.c.role]))
+        self.holder = sql(select(daemons.c.owner).where(daemons.c.role == bindparam("role"))
+                          .with_for_update())
         self.release = sql(daemons.delete().where(and_(
             daemons.c.role == bindparam("role"), daemons.c.owner == bindparam("owner"))))
 
@@ -214,34 +225,65 @@ def set_paused(store: SqlStore, trigger_key: str, paused: bool) -> None:
     are skipped when it resumes (its cursor moves on)."""
     q = _sql(store)
     now = time.time()
+    change = TriggerPaused(trigger_key=trigger_key) if paused else TriggerResumed(
+        trigger_key=trigger_key)
 
-    def work(cursor: Any, _sql: Statements) -> None:
+    def work(cursor: Any, sql: Statements) -> None:
         cursor.execute(q.create, {"key": trigger_key, "cursor": None, "now": now,
                                   "evaluated_at": None, "error": None, "paused": int(paused)})
         if cursor.rowcount != 1:
             cursor.execute(q.pause, {"key": trigger_key, "paused": int(paused), "now": now})
+        apply(sql, cursor, [event(change, NO_RUN, trigger_key, at=now)], (), ())
 
     store.writer.transact(work)
 
 
 def hold_daemon(store: SqlStore, role: str, owner: str, ttl: float) -> bool:
     """Take or renew the lease of the singleton daemon ``role`` for ``owner``: True when it
-    holds it now, False when another live process does."""
+    holds it now, False when another live process does. Taking it is an event
+    (``daemon_acquired``; after an expired holder, also its ``daemon_lost``); renewing it
+    is not."""
     q = _sql(store)
     now = time.time()
 
-    def work(cursor: Any, _sql: Statements) -> bool:
+    def work(cursor: Any, sql: Statements) -> bool:
         params = {"role": role, "owner": owner, "now": now, "expires_at": now + ttl}
         cursor.execute(q.claim_role, params)
         if cursor.rowcount == 1:
+            apply(sql, cursor, [event(DaemonAcquired(role=role, owner=owner, ttl=ttl),
+                                      NO_RUN, role, at=now)], (), ())
             return True
+        cursor.execute(q.holder, {"role": role})
+        found = cursor.fetchone()
+        previous = None if found is None else found[0]
         cursor.execute(q.hold, params)
-        return bool(cursor.rowcount == 1)
+        if cursor.rowcount != 1:
+            return False
+        if previous != owner:
+            changes: list[Event] = [event(DaemonAcquired(
+                role=role, owner=owner, previous_owner=previous, ttl=ttl), NO_RUN, role,
+                at=now)]
+            if previous is not None:
+                changes.insert(0, event(DaemonLost(role=role, owner=previous,
+                                                   reason="expired", successor=owner),
+                                        NO_RUN, role, at=now))
+            apply(sql, cursor, changes, (), ())
+        return True
 
     return store.writer.transact(work)
 
 
-def release_daemon(store: SqlStore, role: str, owner: str) -> None:
+def release_daemon(store: SqlStore, role: str, owner: str, *, reason: str = "released"
+                   ) -> None:
+    """``owner`` lets go of the daemon ``role`` (it stops, or it ``died``: another process
+    of its host found it dead): a ``daemon_lost`` event, when it held it."""
     q = _sql(store)
-    store.writer.transact(lambda cursor, _sql: cursor.execute(
-        q.release, {"role": role, "owner": owner}))
+    now = time.time()
+
+    def work(cursor: Any, sql: Statements) -> None:
+        cursor.execute(q.release, {"role": role, "owner": owner})
+        if cursor.rowcount == 1:
+            apply(sql, cursor, [event(DaemonLost(role=role, owner=owner, reason=reason),
+                                      NO_RUN, role, at=now)], (), ())
+
+    store.writer.transact(work)

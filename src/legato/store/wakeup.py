@@ -3,7 +3,8 @@
 connection of its own, in a thread that sets the worker's wake-up event.
 
 (On SQLite, the worker polls: a look at an empty queue costs a few microseconds there.)
-A lost connection only costs latency: the worker still polls, at a slower pace.
+A lost connection only costs latency: the worker still polls, at a slower pace. A worker
+asks for it through ``SqlStore.listen_for_queued``, which says whether the database can.
 """
 
 from __future__ import annotations
@@ -11,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from legato.store.sql_store import SqlStore
+if TYPE_CHECKING:
+    from legato.store.sql_store import SqlStore
 
 logger = logging.getLogger(__name__)
 
