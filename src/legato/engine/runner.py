@@ -23,6 +23,7 @@ from typing import Any
 from legato.definitions.asset import AssetDefinition
 from legato.definitions.definitions import Definitions
 from legato.definitions.flow import FlowDefinition
+from legato.definitions.recording import record_run_definitions
 from legato.definitions.runtime import active_flow
 from legato.definitions.task import TaskDefinition
 from legato.engine.asset_plan import run_assets
@@ -181,7 +182,7 @@ class Runner:
         source = defs.source or source_of([a.fn for a in defs.assets.values()])
         return self._execute("assets", target, dict(params or {}), source, drive,
                              strict_steps=True, prepare=prepare, history=history,
-                             claimed=claimed, claimed_at=claimed_at)
+                             claimed=claimed, claimed_at=claimed_at, definitions=defs)
 
     def resume(self, run_id: str, *, definitions: Any = None, wait: bool = False,
                restart: bool = False) -> RunResult:
@@ -198,7 +199,8 @@ class Runner:
                  history: RunHistory | None = None,
                  idempotency_key: str | None = None,
                  claimed: RunRecord | None = None,
-                 claimed_at: float | None = None) -> RunResult:
+                 claimed_at: float | None = None,
+                 definitions: Definitions | None = None) -> RunResult:
         settings = self.settings
         store = self.store or SqlStore(settings.store_url, durability=settings.durability)
         values = ValueStore(settings.value_dir, allow_pickle=settings.allow_pickle,
@@ -207,6 +209,9 @@ class Runner:
         heartbeat = None
         canceled = True  # until the run ends normally: on an error, stop what still runs
         try:
+            # the definitions' catalog, for processes that never import them (one lookup
+            # when it is current already; nothing at all for the next run of a shared store)
+            record_run_definitions(store, definitions, source)
             executor = make_executor(settings.executor, settings.max_parallel)
             session = RunSession(store=store, values=values, executor=executor,
                                  tag_limits=settings.concurrency, params=params,

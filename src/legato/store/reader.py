@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from legato.errors import RunNotFoundError
+from legato.store.catalog import CURRENT_SQL, CatalogRow, catalog_row
 from legato.store.migrations import HEAD
 from legato.store.records import (
     LogLine,
@@ -52,6 +53,8 @@ class StoreReads(Protocol):
     def latest_materializations(self) -> dict[str, MaterializationRecord]: ...
 
     def partition_counts(self) -> dict[str, int]: ...
+
+    def current_catalogs(self) -> list[CatalogRow]: ...
 
 
 @contextlib.contextmanager
@@ -173,3 +176,7 @@ class SqliteReader:
                           "FROM materializations WHERE partition_key IS NOT NULL "
                           "GROUP BY asset_key")
         return {row["asset_key"]: int(row["n"]) for row in rows}
+
+    def current_catalogs(self) -> list[CatalogRow]:
+        """Every code location's current definitions snapshot (``store/catalog.py``)."""
+        return [catalog_row(row) for row in self._rows(CURRENT_SQL)]

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from legato.errors import RunNotFoundError, SchemaVersionError, StoreError
 from legato.store import schema
+from legato.store.catalog import CatalogRow
 from legato.store.dialects import (
     compile_dialect,
     configure_sqlite,
@@ -436,6 +437,12 @@ class SqlStore:
             (table.c.asset_key == newest.c.asset_key) & (table.c.created_at == newest.c.at),
         )
         return {row.asset_key: _materialization(row) for row in self._rows(query)}
+
+    def current_catalogs(self) -> list[CatalogRow]:
+        """Every code location's current definitions snapshot (``store/catalog.py``)."""
+        from legato.store.catalog import read_current
+
+        return read_current(self)
 
 
 _statements: dict[tuple[str, str], Statements] = {}

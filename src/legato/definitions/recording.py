@@ -1,0 +1,236 @@
+"""Snapshots of loaded definitions (``catalog_of``), and their recording in the store by
+every process that loads definitions to write runs (``record_definitions``).
+
+A snapshot is deterministic: entries are sorted by name, and nothing in it depends on the
+process (no memory addresses, no order of declaration, no time), so the same definitions
+give the same hash everywhere. Recording is cheap when nothing changed: the snapshot of a
+``Definitions`` object is built once per process, and a store that holds it as current
+already costs one lookup by primary key the first time and nothing after; nothing is
+written. A snapshot that cannot be built or recorded is logged, never fatal: the catalog
+describes runs, it must not stop them.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import re
+import threading
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from legato.definitions.asset import AssetDefinition
+from legato.definitions.catalog import (
+    CODE_LOCATION,
+    AssetEntry,
+    CacheEntry,
+    CadenceEntry,
+    Catalog,
+    FlowEntry,
+    ParamEntry,
+    RetryEntry,
+    StepPolicy,
+    TaskEntry,
+    TriggerEntry,
+    digest_of,
+)
+from legato.definitions.options import LastGood
+from legato.definitions.source import SourceLocation
+from legato.definitions.step_options import StepOptions
+from legato.errors import LegatoError
+
+if TYPE_CHECKING:
+    from legato.definitions.definitions import Definitions
+    from legato.store.sql_store import SqlStore
+
+logger = logging.getLogger(__name__)
+
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
+_KEEP = 8
+"""Snapshots kept per process (one per ``Definitions`` object: a worker may hold several
+sources' definitions)."""
+
+_lock = threading.Lock()
+_snapshots: OrderedDict[int, tuple[Definitions, str, str]] = OrderedDict()
+_recorded: weakref.WeakKeyDictionary[SqlStore, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def catalog_of(defs: Definitions) -> Catalog:
+    """The catalog of ``defs``: every asset, task, flow and trigger, as data."""
+    return Catalog(
+        assets={key: _asset(defs.assets[key]) for key in sorted(defs.assets)},
+        tasks={name: _task(task) for name, task in sorted(defs.tasks.items())},
+        flows={name: FlowEntry(name=name, description=flow.description,
+                               params=_params(flow.fn), is_async=flow.is_async,
+                               location=_where(flow.location))
+               for name, flow in sorted(defs.flows.items())},
+        triggers={key: _trigger(item) for key, item in sorted(defs.triggers().items())},
+    )
+
+
+def snapshot_of(defs: Definitions) -> tuple[str, str]:
+    """(hash, canonical JSON) of ``defs``' catalog, built once per ``Definitions``."""
+    with _lock:
+        found = _snapshots.get(id(defs))
+        if found is not None and found[0] is defs:
+            _snapshots.move_to_end(id(defs))
+            return found[1], found[2]
+    text = catalog_of(defs).text()
+    digest = digest_of(text)
+    with _lock:
+        _snapshots[id(defs)] = (defs, digest, text)  # held: its id is not reused meanwhile
+        while len(_snapshots) > _KEEP:
+            _snapshots.popitem(last=False)
+    return digest, text
+
+
+def record_definitions(store: SqlStore, defs: Definitions, location: str | None = None
+                       ) -> bool:
+    """Make ``defs``' snapshot the current one of their code location in ``store``
+    (``location``, else ``defs.source``, else ``code``): True when that changed the store.
+    Never raises: a snapshot that cannot be built or recorded is logged as a warning."""
+    where = location or defs.source or CODE_LOCATION
+    try:
+        digest, text = snapshot_of(defs)
+    except Exception as error:  # a definition the builder does not understand
+        logger.warning("the definitions catalog of %s was not recorded: %s: %s", where,
+                       type(error).__name__, error)
+        return False
+    with _lock:
+        seen = _recorded.setdefault(store, {})
+        if seen.get(where) == digest:
+            return False
+    from legato.store.catalog import record_snapshot
+
+    try:
+        changed = record_snapshot(store, where, digest, text)
+    except LegatoError as error:  # the store is busy or away: the run will say so itself
+        logger.warning("the definitions catalog of %s was not recorded: %s", where, error)
+        return False
+    with _lock:
+        seen[where] = digest
+    return changed
+
+
+def record_run_definitions(store: SqlStore, defs: Definitions | None, source: str | None
+                           ) -> bool:
+    """Record the definitions a run executes against: ``defs`` when they were loaded from a
+    module or file; else the definitions this process loaded from the run's ``source`` (the
+    module of its flow, or of the assets given in a list), which are the whole project;
+    else ``defs`` as given, under ``source`` (or ``code``). False when there are none."""
+    if (defs is None or defs.source is None) and source is not None:
+        from legato.definitions.loader import loaded_definitions
+
+        defs = loaded_definitions(source) or defs
+    if defs is None:
+        return False
+    return record_definitions(store, defs, defs.source or source)
+
+
+# -- entries ------------------------------------------------------------------------------
+
+
+def _where(location: SourceLocation) -> str | None:
+    return str(location) if location.file else None
+
+
+def _asset(asset: AssetDefinition[Any, Any]) -> AssetEntry:
+    return AssetEntry(
+        key=asset.key, description=asset.description, owner=asset.owner,
+        code_version=asset.code_version, inputs=asset.inputs, deps=asset.deps,
+        partitions=asset.partitions.to_json() if asset.partitions is not None else None,
+        partition_mappings={up: type(m).__name__ for up, m in sorted(asset.partition_mappings)},
+        policy=_policy(asset.options), is_async=asset.is_async,
+        location=_where(asset.location))
+
+
+def _task(task: Any) -> TaskEntry:
+    return TaskEntry(name=task.name, description=task.description,
+                     code_version=task.code_version, params=_params(task.fn),
+                     policy=_policy(task.options), is_async=task.is_async,
+                     location=_where(task.location))
+
+
+def _policy(options: StepOptions) -> StepPolicy:
+    retry, cache, fallback = options.retry, options.cache, options.fallback
+    return StepPolicy(
+        retry=RetryEntry(retries=retry.retries, backoff=retry.backoff, base=retry.base,
+                         max_delay=retry.max_delay, jitter=retry.jitter),
+        timeout=options.timeout,
+        cache=(None if cache is None else CacheEntry(
+            by="inputs" if cache.key is None else "key", expires_after=cache.expires_after)),
+        fallback=(None if fallback is None
+                  else "last_good" if isinstance(fallback, LastGood) else "function"),
+        io=options.io, tags=options.tags)
+
+
+def _params(fn: Callable[..., Any]) -> tuple[ParamEntry, ...]:
+    """The parameters of a flow's or task's function (``ctx`` included: it is one)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin without a signature
+        return ()
+    found = []
+    for param in parameters:
+        given = param.default is not param.empty
+        default, shown = _json_or_repr(param.default) if given else (None, None)
+        found.append(ParamEntry(name=param.name, kind=param.kind.name.lower(),
+                                annotation=_annotation(param.annotation), has_default=given,
+                                default=default, default_repr=shown))
+    return tuple(found)
+
+
+def _annotation(annotation: Any) -> str | None:
+    if annotation is inspect.Parameter.empty:
+        return None
+    if isinstance(annotation, str):
+        return annotation
+    return _ADDRESS.sub("", inspect.formatannotation(annotation))
+
+
+def _json_or_repr(value: Any) -> tuple[Any, str | None]:
+    """(the value as JSON, None) when it is one; else (None, its repr without addresses)."""
+    try:
+        return json.loads(json.dumps(value, sort_keys=True, allow_nan=False)), None
+    except (TypeError, ValueError):
+        return None, _ADDRESS.sub("", repr(value))
+
+
+def _json_params(params: Mapping[str, Any]) -> dict[str, Any]:
+    """A trigger's run parameters as JSON: a value that is not one, as ``{"repr": ...}``."""
+    found: dict[str, Any] = {}
+    for name, value in sorted(params.items()):
+        as_json, shown = _json_or_repr(value)
+        found[name] = as_json if shown is None else {"repr": shown}
+    return found
+
+
+def _trigger(item: Any) -> TriggerEntry:
+    kind = item.trigger_key.partition(":")[0]
+    common: dict[str, Any] = {
+        "key": item.trigger_key, "kind": kind, "name": item.name, "flow": item.flow,
+        "selection": tuple(item.selection), "description": item.description,
+        "location": _where(item.location)}
+    if kind == "schedule":
+        spec = item.spec
+        return TriggerEntry(
+            **common, cadence=_cadence(spec.cadence), catch_up=spec.catch_up.policy,
+            catch_up_limit=spec.catch_up.limit if spec.catch_up.policy == "all" else None,
+            params=_json_params(spec.params), fills=tuple(item.fills),
+            partitions=item.partitions.to_json() if item.partitions is not None else None)
+    if kind == "sensor":
+        return TriggerEntry(**common, cadence=_cadence(item.cadence), timeout=item.timeout)
+    return TriggerEntry(**common, upstream=tuple(item.upstream), mode=item.mode,
+                        params=_json_params(item.params))
+
+
+def _cadence(cadence: Any) -> CadenceEntry:
+    from legato.scheduler.cron import CronCadence  # loaded already by the trigger's spec
+
+    if isinstance(cadence, CronCadence):
+        return CadenceEntry(kind="cron", expression=cadence.expression, tz=cadence.tz)
+    return CadenceEntry(kind="interval", seconds=cadence.seconds,
+                        anchor=cadence.anchor.isoformat())

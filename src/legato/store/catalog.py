@@ -1,0 +1,126 @@
+"""The definitions catalog in the store: snapshots kept once per content hash, and the
+current snapshot of each code location.
+
+A snapshot is opaque text here: the canonical JSON that ``legato.definitions.catalog``
+builds from loaded definitions and reads back (the store never imports definitions, nor
+user code). A code location is where definitions were loaded from, spelled as
+``runs.source`` (``module:pkg.mod``, ``file:/path.py``), or ``code`` for definitions built
+in code; several projects may share one store, each with its own current snapshot.
+
+``record_snapshot`` is what every writer process calls when it loads definitions, so it
+must cost nothing when they did not change: one lookup by primary key, and no write.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # SQLAlchemy loads only for writes: the light reader reads this module
+    from legato.store.gate import Statements
+    from legato.store.sql_store import SqlStore
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CatalogRow:
+    """A code location's current snapshot: its hash, when it became current, its text."""
+
+    location: str
+    snapshot_hash: str
+    recorded_at: float
+    body: str
+
+
+CURRENT_SQL = (
+    "SELECT catalog_locations.location, catalog_locations.snapshot_hash, "
+    "catalog_locations.recorded_at, catalog_snapshots.body FROM catalog_locations "
+    "JOIN catalog_snapshots ON catalog_snapshots.snapshot_hash = catalog_locations.snapshot_hash "
+    "ORDER BY catalog_locations.location"
+)
+"""Every location's current snapshot (plain SQL: the light reader runs it too)."""
+
+
+def catalog_row(row: Any) -> CatalogRow:
+    """A row of ``CURRENT_SQL`` (a mapping by column name)."""
+    return CatalogRow(location=row["location"], snapshot_hash=row["snapshot_hash"],
+                      recorded_at=float(row["recorded_at"]), body=row["body"])
+
+
+class _CatalogSql:
+    def __init__(self, store: SqlStore) -> None:
+        from sqlalchemy import bindparam, select
+
+        from legato.store import schema
+        from legato.store.dialects import compile_dialect, insert_for
+
+        snapshots, locations = schema.catalog_snapshots, schema.catalog_locations
+        dialect = compile_dialect(store.engine)
+
+        def sql(stmt: Any) -> str:
+            return str(stmt.compile(dialect=dialect))
+
+        upsert = insert_for(store.dialect)
+        self.current = (select(locations.c.snapshot_hash)
+                        .where(locations.c.location == bindparam("location")))
+        self.keep = sql(upsert(snapshots).values(
+            snapshot_hash=bindparam("digest"), created_at=bindparam("now"),
+            body=bindparam("body")).on_conflict_do_nothing(
+            index_elements=[snapshots.c.snapshot_hash]))
+        point = upsert(locations).values(location=bindparam("location"),
+                                         snapshot_hash=bindparam("digest"),
+                                         recorded_at=bindparam("now"))
+        self.point = sql(point.on_conflict_do_update(
+            index_elements=[locations.c.location],
+            set_={"snapshot_hash": point.excluded.snapshot_hash,
+                  "recorded_at": point.excluded.recorded_at},
+            # a snapshot that is current already keeps the time it became so
+            where=locations.c.snapshot_hash != point.excluded.snapshot_hash))
+
+
+def _sql(store: SqlStore) -> _CatalogSql:
+    from legato.store.dialects import compiled_once
+
+    return compiled_once(_CatalogSql, store)
+
+
+def current_hash(store: SqlStore, location: str) -> str | None:
+    """The hash of ``location``'s current snapshot; None when it has none."""
+    rows = store.read(_sql(store).current.params(location=location))
+    return str(rows[0].snapshot_hash) if rows else None
+
+
+def record_snapshot(store: SqlStore, location: str, digest: str, body: str) -> bool:
+    """Make the snapshot ``body`` (whose sha256 is ``digest``) current for ``location``:
+    True when it was not current (the snapshot is kept, unless a snapshot with this hash
+    is kept already, and the location points to it), False when it was (nothing is
+    written)."""
+    if current_hash(store, location) == digest:
+        return False
+    q = _sql(store)
+    params = {"location": location, "digest": digest, "body": body, "now": time.time()}
+
+    def work(cursor: Any, _statements: Statements) -> None:
+        cursor.execute(q.keep, params)
+        cursor.execute(q.point, params)
+
+    store.writer.transact(work, deferred_first=False)
+    return True
+
+
+def read_current(store: SqlStore) -> list[CatalogRow]:
+    """Every location's current snapshot, by location (``SqlStore.current_catalogs``)."""
+    from sqlalchemy import text
+
+    return [catalog_row(row._mapping) for row in store.read(text(CURRENT_SQL))]
+
+
+def read_snapshot(store: SqlStore, digest: str) -> str | None:
+    """The text of the snapshot with this hash, current or not; None when none is kept."""
+    from sqlalchemy import select
+
+    from legato.store import schema
+
+    table = schema.catalog_snapshots
+    rows = store.read(select(table.c.body).where(table.c.snapshot_hash == digest))
+    return str(rows[0].body) if rows else None
