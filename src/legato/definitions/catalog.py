@@ -20,7 +20,6 @@ stored: ``next_ticks`` computes them from the stored spec when read.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
@@ -29,13 +28,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 if TYPE_CHECKING:
     from legato.store.catalog import CatalogRow
     from legato.store.reader import StoreReads
-
-FORMAT = 1
-"""The snapshot's format. Fields may be added within a format (readers ignore the fields
-they do not know); the format rises only when a field changes meaning."""
-
-CODE_LOCATION = "code"
-"""The location of definitions built in code (not loaded from one module or file)."""
 
 T = TypeVar("T")
 
@@ -213,6 +205,8 @@ class Catalog:
 
     def to_json(self) -> dict[str, Any]:
         """The content, as JSON values: what is hashed and stored."""
+        from legato.definitions.recording import FORMAT
+
         return {"format": FORMAT,
                 **{name: [_plain(item) for _, item in sorted(getattr(self, name).items())]
                    for name in ("assets", "tasks", "flows", "triggers")}}
@@ -230,14 +224,10 @@ class Catalog:
             digest=digest, locations=locations, recorded_at=recorded_at)
 
     def text(self) -> str:
-        """The canonical JSON of the content: keys sorted, no spaces, UTF-8 as is."""
-        return json.dumps(self.to_json(), sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False, allow_nan=False)
+        """The canonical JSON of the content, whose sha256 is its ``digest``."""
+        from legato.store.catalog import canonical_json
 
-
-def digest_of(text: str) -> str:
-    """A snapshot's content hash: the sha256 of its canonical JSON."""
-    return hashlib.sha256(text.encode()).hexdigest()
+        return canonical_json(self.to_json())
 
 
 def merge(catalogs: Iterable[Catalog]) -> Catalog:

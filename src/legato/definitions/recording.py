@@ -23,30 +23,25 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from legato.definitions.asset import AssetDefinition
-from legato.definitions.catalog import (
-    CODE_LOCATION,
-    AssetEntry,
-    CacheEntry,
-    CadenceEntry,
-    Catalog,
-    FlowEntry,
-    ParamEntry,
-    RetryEntry,
-    StepPolicy,
-    TaskEntry,
-    TriggerEntry,
-    digest_of,
-)
 from legato.definitions.options import LastGood
 from legato.definitions.source import SourceLocation
 from legato.definitions.step_options import StepOptions
+from legato.definitions.task import TaskDefinition
 from legato.errors import LegatoError
+from legato.store.catalog import canonical_json, content_hash
 
 if TYPE_CHECKING:
+    from legato.definitions.catalog import Catalog
     from legato.definitions.definitions import Definitions
     from legato.store.sql_store import SqlStore
 
 logger = logging.getLogger(__name__)
+
+FORMAT = 1
+"""The snapshot's format. Fields may be added within a format (readers ignore the fields
+they do not know); it rises only when a field changes meaning."""
+CODE_LOCATION = "code"
+"""The location of definitions built in code (not loaded from one module or file)."""
 
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _KEEP = 8
@@ -60,15 +55,24 @@ _recorded: weakref.WeakKeyDictionary[SqlStore, dict[str, str]] = weakref.WeakKey
 
 def catalog_of(defs: Definitions) -> Catalog:
     """The catalog of ``defs``: every asset, task, flow and trigger, as data."""
-    return Catalog(
-        assets={key: _asset(defs.assets[key]) for key in sorted(defs.assets)},
-        tasks={name: _task(task) for name, task in sorted(defs.tasks.items())},
-        flows={name: FlowEntry(name=name, description=flow.description,
-                               params=_params(flow.fn), is_async=flow.is_async,
-                               location=_where(flow.location))
-               for name, flow in sorted(defs.flows.items())},
-        triggers={key: _trigger(item) for key, item in sorted(defs.triggers().items())},
-    )
+    from legato.definitions.catalog import Catalog
+
+    return Catalog.from_json(snapshot_json(defs))
+
+
+def snapshot_json(defs: Definitions) -> dict[str, Any]:
+    """The catalog of ``defs`` as JSON values, entries sorted by name. Built as plain dicts
+    (the fields of ``legato.definitions.catalog``'s entries): a writer process pays for no
+    dataclass, which matters with thousands of assets."""
+    return {
+        "format": FORMAT,
+        "assets": [_asset(defs.assets[key]) for key in sorted(defs.assets)],
+        "tasks": [_task(task) for _, task in sorted(defs.tasks.items())],
+        "flows": [{"name": name, "description": flow.description, "params": _params(flow.fn),
+                   "is_async": flow.is_async, "location": _where(flow.location)}
+                  for name, flow in sorted(defs.flows.items())],
+        "triggers": [_trigger(item) for _, item in sorted(defs.triggers().items())],
+    }
 
 
 def snapshot_of(defs: Definitions) -> tuple[str, str]:
@@ -78,8 +82,8 @@ def snapshot_of(defs: Definitions) -> tuple[str, str]:
         if found is not None and found[0] is defs:
             _snapshots.move_to_end(id(defs))
             return found[1], found[2]
-    text = catalog_of(defs).text()
-    digest = digest_of(text)
+    text = canonical_json(snapshot_json(defs))
+    digest = content_hash(text)
     with _lock:
         _snapshots[id(defs)] = (defs, digest, text)  # held: its id is not reused meanwhile
         while len(_snapshots) > _KEEP:
@@ -103,7 +107,7 @@ def record_definitions(store: SqlStore, defs: Definitions, location: str | None 
         seen = _recorded.setdefault(store, {})
         if seen.get(where) == digest:
             return False
-    from legato.store.catalog import record_snapshot
+    from legato.store.catalog import record_snapshot  # SQLAlchemy: the store is open already
 
     try:
         changed = record_snapshot(store, where, digest, text)
@@ -115,19 +119,34 @@ def record_definitions(store: SqlStore, defs: Definitions, location: str | None 
     return changed
 
 
-def record_run_definitions(store: SqlStore, defs: Definitions | None, source: str | None
-                           ) -> bool:
-    """Record the definitions a run executes against: ``defs`` when they were loaded from a
-    module or file; else the definitions this process loaded from the run's ``source`` (the
-    module of its flow, or of the assets given in a list), which are the whole project;
-    else ``defs`` as given, under ``source`` (or ``code``). False when there are none."""
-    if (defs is None or defs.source is None) and source is not None:
+def record_run_definitions(store: SqlStore, source: str | None, *,
+                           given: Definitions | None = None, runs: object = None) -> bool:
+    """Record the definitions a run executes against (``runs``: its flow or task; ``given``:
+    the definitions of its assets): ``given`` when they were loaded from a module or file;
+    else the definitions this process loaded from the run's ``source`` (the module of its
+    flow, or of the assets given in a list: the whole project), when they hold what the run
+    executes; else ``given`` as they are, under ``source`` (or ``code``). False when there
+    is nothing to record."""
+    if given is not None and given.source is not None:
+        return record_definitions(store, given)
+    if source is not None:
         from legato.definitions.loader import loaded_definitions
 
-        defs = loaded_definitions(source) or defs
-    if defs is None:
+        loaded = loaded_definitions(source)
+        if loaded is not None and _holds(loaded, given, runs):
+            return record_definitions(store, loaded, source)
+    return record_definitions(store, given, source) if given is not None else False
+
+
+def _holds(loaded: Definitions, given: Definitions | None, runs: object) -> bool:
+    """Whether ``loaded`` holds the very assets of ``given`` and the flow or task ``runs``."""
+    if given is not None and any(loaded.assets.get(key) is not asset
+                                 for key, asset in given.assets.items()):
         return False
-    return record_definitions(store, defs, defs.source or source)
+    if runs is None:
+        return True
+    name = str(getattr(runs, "name", ""))
+    return loaded.flows.get(name) is runs or loaded.tasks.get(name) is runs
 
 
 # -- entries ------------------------------------------------------------------------------
@@ -137,50 +156,51 @@ def _where(location: SourceLocation) -> str | None:
     return str(location) if location.file else None
 
 
-def _asset(asset: AssetDefinition[Any, Any]) -> AssetEntry:
-    return AssetEntry(
-        key=asset.key, description=asset.description, owner=asset.owner,
-        code_version=asset.code_version, inputs=asset.inputs, deps=asset.deps,
-        partitions=asset.partitions.to_json() if asset.partitions is not None else None,
-        partition_mappings={up: type(m).__name__ for up, m in sorted(asset.partition_mappings)},
-        policy=_policy(asset.options), is_async=asset.is_async,
-        location=_where(asset.location))
+def _asset(asset: AssetDefinition[Any, Any]) -> dict[str, Any]:
+    return {
+        "key": asset.key, "description": asset.description, "owner": asset.owner,
+        "group": None, "code_version": asset.code_version, "inputs": asset.inputs,
+        "deps": asset.deps,
+        "partitions": asset.partitions.to_json() if asset.partitions is not None else None,
+        "partition_mappings": {up: type(m).__name__ for up, m in asset.partition_mappings},
+        "policy": _policy(asset.options), "checks": [], "is_async": asset.is_async,
+        "location": _where(asset.location)}
 
 
-def _task(task: Any) -> TaskEntry:
-    return TaskEntry(name=task.name, description=task.description,
-                     code_version=task.code_version, params=_params(task.fn),
-                     policy=_policy(task.options), is_async=task.is_async,
-                     location=_where(task.location))
+def _task(task: TaskDefinition[Any, Any]) -> dict[str, Any]:
+    return {"name": task.name, "description": task.description,
+            "code_version": task.code_version, "params": _params(task.fn),
+            "policy": _policy(task.options), "is_async": task.is_async,
+            "location": _where(task.location)}
 
 
-def _policy(options: StepOptions) -> StepPolicy:
+def _policy(options: StepOptions) -> dict[str, Any]:
     retry, cache, fallback = options.retry, options.cache, options.fallback
-    return StepPolicy(
-        retry=RetryEntry(retries=retry.retries, backoff=retry.backoff, base=retry.base,
-                         max_delay=retry.max_delay, jitter=retry.jitter),
-        timeout=options.timeout,
-        cache=(None if cache is None else CacheEntry(
-            by="inputs" if cache.key is None else "key", expires_after=cache.expires_after)),
-        fallback=(None if fallback is None
-                  else "last_good" if isinstance(fallback, LastGood) else "function"),
-        io=options.io, tags=options.tags)
+    return {
+        "retry": {"retries": retry.retries, "backoff": retry.backoff, "base": retry.base,
+                  "max_delay": retry.max_delay, "jitter": retry.jitter},
+        "timeout": options.timeout,
+        "cache": (None if cache is None else {"by": "inputs" if cache.key is None else "key",
+                                              "expires_after": cache.expires_after}),
+        "fallback": (None if fallback is None
+                     else "last_good" if isinstance(fallback, LastGood) else "function"),
+        "io": options.io, "tags": options.tags}
 
 
-def _params(fn: Callable[..., Any]) -> tuple[ParamEntry, ...]:
+def _params(fn: Callable[..., Any]) -> list[dict[str, Any]]:
     """The parameters of a flow's or task's function (``ctx`` included: it is one)."""
     try:
         parameters = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # a builtin without a signature
-        return ()
+        return []
     found = []
     for param in parameters:
         given = param.default is not param.empty
         default, shown = _json_or_repr(param.default) if given else (None, None)
-        found.append(ParamEntry(name=param.name, kind=param.kind.name.lower(),
-                                annotation=_annotation(param.annotation), has_default=given,
-                                default=default, default_repr=shown))
-    return tuple(found)
+        found.append({"name": param.name, "kind": param.kind.name.lower(),
+                      "annotation": _annotation(param.annotation), "has_default": given,
+                      "default": default, "default_repr": shown})
+    return found
 
 
 def _annotation(annotation: Any) -> str | None:
@@ -208,29 +228,33 @@ def _json_params(params: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
-def _trigger(item: Any) -> TriggerEntry:
+def _trigger(item: Any) -> dict[str, Any]:
     kind = item.trigger_key.partition(":")[0]
-    common: dict[str, Any] = {
+    found: dict[str, Any] = {
         "key": item.trigger_key, "kind": kind, "name": item.name, "flow": item.flow,
-        "selection": tuple(item.selection), "description": item.description,
-        "location": _where(item.location)}
+        "selection": item.selection, "description": item.description, "cadence": None,
+        "catch_up": None, "catch_up_limit": None, "params": {}, "fills": (),
+        "partitions": None, "timeout": None, "upstream": (), "mode": None,
+        "paused_by_default": False, "location": _where(item.location)}
     if kind == "schedule":
         spec = item.spec
-        return TriggerEntry(
-            **common, cadence=_cadence(spec.cadence), catch_up=spec.catch_up.policy,
+        found.update(
+            cadence=_cadence(spec.cadence), catch_up=spec.catch_up.policy,
             catch_up_limit=spec.catch_up.limit if spec.catch_up.policy == "all" else None,
-            params=_json_params(spec.params), fills=tuple(item.fills),
+            params=_json_params(spec.params), fills=item.fills,
             partitions=item.partitions.to_json() if item.partitions is not None else None)
-    if kind == "sensor":
-        return TriggerEntry(**common, cadence=_cadence(item.cadence), timeout=item.timeout)
-    return TriggerEntry(**common, upstream=tuple(item.upstream), mode=item.mode,
-                        params=_json_params(item.params))
+    elif kind == "sensor":
+        found.update(cadence=_cadence(item.cadence), timeout=item.timeout)
+    else:
+        found.update(upstream=item.upstream, mode=item.mode, params=_json_params(item.params))
+    return found
 
 
-def _cadence(cadence: Any) -> CadenceEntry:
+def _cadence(cadence: Any) -> dict[str, Any]:
     from legato.scheduler.cron import CronCadence  # loaded already by the trigger's spec
 
     if isinstance(cadence, CronCadence):
-        return CadenceEntry(kind="cron", expression=cadence.expression, tz=cadence.tz)
-    return CadenceEntry(kind="interval", seconds=cadence.seconds,
-                        anchor=cadence.anchor.isoformat())
+        return {"kind": "cron", "expression": cadence.expression, "tz": cadence.tz,
+                "seconds": None, "anchor": None}
+    return {"kind": "interval", "expression": None, "tz": "UTC", "seconds": cadence.seconds,
+            "anchor": cadence.anchor.isoformat()}

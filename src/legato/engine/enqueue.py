@@ -50,7 +50,7 @@ def trigger_run(flow: Runnable | str, *, params: Mapping[str, Any],
     event = queued_event(run_id, kind="flow", target=flow.name, params=params, source=source,
                          tags=list(tags), priority=priority, idempotency_key=idempotency_key)
     with SqlStore(settings.store_url, durability=settings.durability) as store:
-        record_run_definitions(store, None, source)  # the catalog, for who never imports them
+        record_run_definitions(store, source, runs=flow)  # the catalog, for who never imports them
         if enqueue(store, [event])[0]:
             return run_id
         assert idempotency_key is not None  # only a reused key refuses a request

@@ -13,6 +13,8 @@ must cost nothing when they did not change: one lookup by primary key, and no wr
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -30,6 +32,17 @@ class CatalogRow:
     snapshot_hash: str
     recorded_at: float
     body: str
+
+
+def canonical_json(data: Any) -> str:
+    """The one text of a snapshot: keys sorted, no spaces, UTF-8 as is, no NaN."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      allow_nan=False)
+
+
+def content_hash(text: str) -> str:
+    """A snapshot's identity: the sha256 of its canonical JSON, in hex."""
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 CURRENT_SQL = (
