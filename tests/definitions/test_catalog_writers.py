@@ -152,7 +152,7 @@ def test_a_catalog_that_cannot_be_built_never_stops_a_run(
         caplog: pytest.LogCaptureFixture) -> None:
     from legato.definitions import recording
 
-    def broken(_: Any) -> Any:
+    def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("an unforeseen definition")
 
     monkeypatch.setattr(recording, "snapshot_json", broken)
@@ -206,3 +206,43 @@ def test_a_worker_records_the_definitions_a_queued_run_came_from(user_code: Path
         assert store.get_run(run_id).status == "succeeded"
         catalog = current_catalog(store)
     assert catalog is not None and sorted(catalog.flows) == ["hello", "nightly"]
+
+
+def test_unchanged_files_are_not_read_again_for_code_versions(
+        user_code: Path, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reading every function's source is what a snapshot costs (seconds for 10,000
+    assets in one file): a process whose stamp (files' sizes and times) is the stored one
+    builds no snapshot; a touched file builds it, writes only the new stamp when the
+    snapshot is the same, and a changed function makes a new snapshot."""
+    import os
+
+    from legato.definitions.asset import AssetDefinition
+    from legato.definitions.loader import load_definitions
+    from legato.definitions.recording import record_definitions
+
+    path = user_code / "pipelines.py"
+    path.write_text(PROJECT)
+    with SqlStore(settings.store_url) as store:
+        assert record_definitions(store, load_definitions(str(path))) is True
+        [first] = store.current_catalogs()
+        before = current_catalog(store)
+    assert before is not None
+
+    def unread(_: Any) -> str:
+        raise AssertionError("a code version was read from source")
+
+    with monkeypatch.context() as patched, SqlStore(settings.store_url) as other:
+        patched.setattr(AssetDefinition, "code_version", property(unread))
+        again = load_definitions(str(path), fresh=True)  # another process, as it were
+        assert record_definitions(other, again) is False
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    with SqlStore(settings.store_url) as store:
+        assert record_definitions(store, load_definitions(str(path), fresh=True)) is False
+        assert store.current_catalogs() == [first]  # the same snapshot, since the same time
+        path.write_text(PROJECT.replace("return raw + 1", "return raw + 2"))
+        assert record_definitions(store, load_definitions(str(path), fresh=True)) is True
+        after = current_catalog(store)
+    assert after is not None and after.digest != first.snapshot_hash
+    assert after.assets["total"].code_version != before.assets["total"].code_version
+    assert after.assets["raw"].code_version == before.assets["raw"].code_version

@@ -12,9 +12,11 @@ describes runs, it must not stop them.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import logging
+import os
 import re
 import threading
 import weakref
@@ -43,13 +45,15 @@ they do not know); it rises only when a field changes meaning."""
 CODE_LOCATION = "code"
 """The location of definitions built in code (not loaded from one module or file)."""
 
+Step = AssetDefinition[Any, Any] | TaskDefinition[Any, Any]
+CodeVersion = Callable[[Step], str]
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
-_KEEP = 8
-"""Snapshots kept per process (one per ``Definitions`` object: a worker may hold several
+_KEEP = 16
+"""Snapshots and stamps kept per process (one per ``Definitions`` object: a worker may hold several
 sources' definitions)."""
 
 _lock = threading.Lock()
-_snapshots: OrderedDict[int, tuple[Definitions, str, str]] = OrderedDict()
+_snapshots: OrderedDict[tuple[int, str], tuple[Definitions, str, str]] = OrderedDict()
 _recorded: weakref.WeakKeyDictionary[SqlStore, dict[str, str]] = weakref.WeakKeyDictionary()
 
 
@@ -60,14 +64,16 @@ def catalog_of(defs: Definitions) -> Catalog:
     return Catalog.from_json(snapshot_json(defs))
 
 
-def snapshot_json(defs: Definitions) -> dict[str, Any]:
+def snapshot_json(defs: Definitions, *, code: CodeVersion | None = None) -> dict[str, Any]:
     """The catalog of ``defs`` as JSON values, entries sorted by name. Built as plain dicts
     (the fields of ``legato.definitions.catalog``'s entries): a writer process pays for no
-    dataclass, which matters with thousands of assets."""
+    dataclass, which matters with thousands of assets. ``code`` gives an asset's or task's
+    code version (default: its ``code_version``)."""
+    version = code or _code_version
     return {
         "format": FORMAT,
-        "assets": [_asset(defs.assets[key]) for key in sorted(defs.assets)],
-        "tasks": [_task(task) for _, task in sorted(defs.tasks.items())],
+        "assets": [_asset(defs.assets[key], version) for key in sorted(defs.assets)],
+        "tasks": [_task(task, version) for _, task in sorted(defs.tasks.items())],
         "flows": [{"name": name, "description": flow.description, "params": _params(flow.fn),
                    "is_async": flow.is_async, "location": _where(flow.location)}
                   for name, flow in sorted(defs.flows.items())],
@@ -77,15 +83,33 @@ def snapshot_json(defs: Definitions) -> dict[str, Any]:
 
 def snapshot_of(defs: Definitions) -> tuple[str, str]:
     """(hash, canonical JSON) of ``defs``' catalog, built once per ``Definitions``."""
+    return _once(defs, "snapshot", lambda: canonical_json(snapshot_json(defs)))
+
+
+def stamp_of(defs: Definitions) -> str:
+    """A digest of what ``defs``' snapshot is built from, at a fraction of its cost: the
+    snapshot with each code version that would be read from source replaced by where that
+    source is (file, its size and modification time, line, name). The code versions are
+    what costs (``inspect.getsource`` of every function: seconds for 10,000 assets in one
+    file); the same stamp means the same snapshot. It depends on the files' times, so
+    another checkout of the same code has another stamp (and builds the snapshot once)."""
+    stats: dict[str, str | None] = {}
+    return _once(defs, "stamp", lambda: canonical_json(
+        snapshot_json(defs, code=lambda d: _code_place(d, stats))))[0]
+
+
+def _once(defs: Definitions, kind: str, build: Callable[[], str]) -> tuple[str, str]:
+    """(hash, text) of ``build()``, once per ``Definitions`` object and kind."""
+    key = (id(defs), kind)
     with _lock:
-        found = _snapshots.get(id(defs))
+        found = _snapshots.get(key)
         if found is not None and found[0] is defs:
-            _snapshots.move_to_end(id(defs))
+            _snapshots.move_to_end(key)
             return found[1], found[2]
-    text = canonical_json(snapshot_json(defs))
+    text = build()
     digest = content_hash(text)
     with _lock:
-        _snapshots[id(defs)] = (defs, digest, text)  # held: its id is not reused meanwhile
+        _snapshots[key] = (defs, digest, text)  # held: its id is not reused meanwhile
         while len(_snapshots) > _KEEP:
             _snapshots.popitem(last=False)
     return digest, text
@@ -95,27 +119,31 @@ def record_definitions(store: SqlStore, defs: Definitions, location: str | None 
                        ) -> bool:
     """Make ``defs``' snapshot the current one of their code location in ``store``
     (``location``, else ``defs.source``, else ``code``): True when that changed the store.
+    The snapshot is built only when the location's stamp (``stamp_of``) is not this one.
     Never raises: a snapshot that cannot be built or recorded is logged as a warning."""
     where = location or defs.source or CODE_LOCATION
+    from legato.store.catalog import current_head, record_snapshot  # the store is open
+
     try:
-        digest, text = snapshot_of(defs)
+        stamp = stamp_of(defs)
+        with _lock:
+            seen = _recorded.setdefault(store, {})
+            if seen.get(where) == stamp:
+                return False
+        head = current_head(store, where)
+        changed = False
+        if head is None or head.stamp != stamp:
+            digest, text = snapshot_of(defs)
+            changed = record_snapshot(store, where, digest, text, stamp=stamp, head=head)
+    except LegatoError as error:  # the store is busy or away: the run will say so itself
+        logger.warning("the definitions catalog of %s was not recorded: %s", where, error)
+        return False
     except Exception as error:  # a definition the builder does not understand
         logger.warning("the definitions catalog of %s was not recorded: %s: %s", where,
                        type(error).__name__, error)
         return False
     with _lock:
-        seen = _recorded.setdefault(store, {})
-        if seen.get(where) == digest:
-            return False
-    from legato.store.catalog import record_snapshot  # SQLAlchemy: the store is open already
-
-    try:
-        changed = record_snapshot(store, where, digest, text)
-    except LegatoError as error:  # the store is busy or away: the run will say so itself
-        logger.warning("the definitions catalog of %s was not recorded: %s", where, error)
-        return False
-    with _lock:
-        seen[where] = digest
+        seen[where] = stamp
     return changed
 
 
@@ -156,10 +184,10 @@ def _where(location: SourceLocation) -> str | None:
     return str(location) if location.file else None
 
 
-def _asset(asset: AssetDefinition[Any, Any]) -> dict[str, Any]:
+def _asset(asset: AssetDefinition[Any, Any], version: CodeVersion) -> dict[str, Any]:
     return {
         "key": asset.key, "description": asset.description, "owner": asset.owner,
-        "group": None, "code_version": asset.code_version, "inputs": asset.inputs,
+        "group": None, "code_version": version(asset), "inputs": asset.inputs,
         "deps": asset.deps,
         "partitions": asset.partitions.to_json() if asset.partitions is not None else None,
         "partition_mappings": {up: type(m).__name__ for up, m in asset.partition_mappings},
@@ -167,11 +195,39 @@ def _asset(asset: AssetDefinition[Any, Any]) -> dict[str, Any]:
         "location": _where(asset.location)}
 
 
-def _task(task: TaskDefinition[Any, Any]) -> dict[str, Any]:
+def _task(task: TaskDefinition[Any, Any], version: CodeVersion) -> dict[str, Any]:
     return {"name": task.name, "description": task.description,
-            "code_version": task.code_version, "params": _params(task.fn),
+            "code_version": version(task), "params": _params(task.fn),
             "policy": _policy(task.options), "is_async": task.is_async,
             "location": _where(task.location)}
+
+
+def _code_version(definition: Step) -> str:
+    return definition.code_version
+
+
+def _code_place(definition: Step, stats: dict[str, str | None]) -> str:
+    """Where the source of ``definition``'s code version is, with its file's size and time
+    (``stats``: per file); its code version itself when that is given, or not read from a
+    file (a callable object, a function without a file)."""
+    if definition.options.code_version is not None:
+        return definition.options.code_version
+    target: Any = definition.fn
+    while isinstance(target, functools.partial):
+        target = target.func
+    code = getattr(inspect.unwrap(target), "__code__", None)  # as inspect.getsource
+    if code is None:
+        return definition.code_version
+    file = code.co_filename
+    if file not in stats:
+        try:
+            stat = os.stat(file)
+            stats[file] = f"{stat.st_size}:{stat.st_mtime_ns}"
+        except OSError:
+            stats[file] = None
+    if stats[file] is None:
+        return definition.code_version
+    return f"{file}:{stats[file]}:{code.co_firstlineno}:{code.co_qualname}"
 
 
 def _policy(options: StepOptions) -> dict[str, Any]:

@@ -8,7 +8,10 @@ user code). A code location is where definitions were loaded from, spelled as
 in code; several projects may share one store, each with its own current snapshot.
 
 ``record_snapshot`` is what every writer process calls when it loads definitions, so it
-must cost nothing when they did not change: one lookup by primary key, and no write.
+must cost nothing when they did not change: one lookup by primary key, and no write. A
+location's row also keeps a ``stamp``, a digest of what its snapshot was built from that is
+cheaper to compute than the snapshot itself: a writer whose stamp is the stored one does
+not build the snapshot at all.
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ def catalog_row(row: Any) -> CatalogRow:
 
 class _CatalogSql:
     def __init__(self, store: SqlStore) -> None:
-        from sqlalchemy import bindparam, select
+        from sqlalchemy import bindparam, select, update
 
         from legato.store import schema
         from legato.store.dialects import compile_dialect, insert_for
@@ -74,7 +77,7 @@ class _CatalogSql:
             return str(stmt.compile(dialect=dialect))
 
         upsert = insert_for(store.dialect)
-        self.current = (select(locations.c.snapshot_hash)
+        self.current = (select(locations.c.snapshot_hash, locations.c.stamp)
                         .where(locations.c.location == bindparam("location")))
         self.keep = sql(upsert(snapshots).values(
             snapshot_hash=bindparam("digest"), created_at=bindparam("now"),
@@ -89,6 +92,8 @@ class _CatalogSql:
                   "recorded_at": point.excluded.recorded_at},
             # a snapshot that is current already keeps the time it became so
             where=locations.c.snapshot_hash != point.excluded.snapshot_hash))
+        self.restamp = sql(update(locations).where(locations.c.location == bindparam("location"))
+                           .values(stamp=bindparam("stamp")))
 
 
 def _sql(store: SqlStore) -> _CatalogSql:
@@ -97,28 +102,52 @@ def _sql(store: SqlStore) -> _CatalogSql:
     return compiled_once(_CatalogSql, store)
 
 
+@dataclass(frozen=True, slots=True)
+class CatalogHead:
+    """What a location's row says of its current snapshot: its hash, and the stamp of
+    what it was built from (``legato.definitions.recording``)."""
+
+    snapshot_hash: str
+    stamp: str | None
+
+
+_LOOK = CatalogHead("", None)
+
+
+def current_head(store: SqlStore, location: str) -> CatalogHead | None:
+    """The current snapshot of ``location``; None when it has none."""
+    rows = store.read(_sql(store).current.params(location=location))
+    return CatalogHead(str(rows[0].snapshot_hash), rows[0].stamp) if rows else None
+
+
 def current_hash(store: SqlStore, location: str) -> str | None:
     """The hash of ``location``'s current snapshot; None when it has none."""
-    rows = store.read(_sql(store).current.params(location=location))
-    return str(rows[0].snapshot_hash) if rows else None
+    head = current_head(store, location)
+    return head.snapshot_hash if head is not None else None
 
 
-def record_snapshot(store: SqlStore, location: str, digest: str, body: str) -> bool:
-    """Make the snapshot ``body`` (whose sha256 is ``digest``) current for ``location``:
-    True when it was not current (the snapshot is kept, unless a snapshot with this hash
-    is kept already, and the location points to it), False when it was (nothing is
-    written)."""
-    if current_hash(store, location) == digest:
+def record_snapshot(store: SqlStore, location: str, digest: str, body: str, *,
+                    stamp: str | None = None, head: CatalogHead | None = _LOOK) -> bool:
+    """Make the snapshot ``body`` (whose sha256 is ``digest``) current for ``location``,
+    with the ``stamp`` of what it was built from: True when it was not current (the
+    snapshot is kept, unless a snapshot with this hash is kept already, and the location
+    points to it), False when it was (nothing is written, unless only the stamp changed).
+    ``head`` is the location's current snapshot when the caller just looked it up."""
+    if head is _LOOK:
+        head = current_head(store, location)
+    if head is not None and (head.snapshot_hash, head.stamp) == (digest, stamp):
         return False
     q = _sql(store)
-    params = {"location": location, "digest": digest, "body": body, "now": time.time()}
+    params = {"location": location, "digest": digest, "body": body, "now": time.time(),
+              "stamp": stamp}
 
     def work(cursor: Any, _statements: Statements) -> None:
         cursor.execute(q.keep, params)
         cursor.execute(q.point, params)
+        cursor.execute(q.restamp, params)
 
     store.writer.transact(work, deferred_first=False)
-    return True
+    return head is None or head.snapshot_hash != digest
 
 
 def read_current(store: SqlStore) -> list[CatalogRow]:

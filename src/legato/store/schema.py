@@ -214,4 +214,7 @@ catalog_locations = Table(
     Column("location", String(1024), primary_key=True),
     Column("snapshot_hash", String(64), nullable=False),
     Column("recorded_at", Float, nullable=False),  # when this snapshot became current
+    # a digest of what the snapshot was built from, cheaper to compute than the snapshot
+    # (files' sizes and times instead of code versions): equal, the snapshot is not built
+    Column("stamp", String(64)),
 )

@@ -27,6 +27,7 @@ def upgrade() -> None:
         sa.Column("location", sa.String(1024), primary_key=True),
         sa.Column("snapshot_hash", sa.String(64), nullable=False),
         sa.Column("recorded_at", sa.Float, nullable=False),
+        sa.Column("stamp", sa.String(64)),
     )
 
 
