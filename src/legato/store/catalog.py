@@ -57,6 +57,11 @@ CURRENT_SQL = (
 """Every location's current snapshot (plain SQL: the light reader runs it too)."""
 
 
+HEAD_SQL = ("SELECT snapshot_hash, stamp FROM catalog_locations "
+            "WHERE location = :location")
+"""A location's current snapshot: what a writer looks up when it loads definitions."""
+
+
 def catalog_row(row: Any) -> CatalogRow:
     """A row of ``CURRENT_SQL`` (a mapping by column name)."""
     return CatalogRow(location=row["location"], snapshot_hash=row["snapshot_hash"],
@@ -65,7 +70,7 @@ def catalog_row(row: Any) -> CatalogRow:
 
 class _CatalogSql:
     def __init__(self, store: SqlStore) -> None:
-        from sqlalchemy import bindparam, select, update
+        from sqlalchemy import bindparam, update
 
         from legato.store import schema
         from legato.store.dialects import compile_dialect, insert_for
@@ -77,8 +82,6 @@ class _CatalogSql:
             return str(stmt.compile(dialect=dialect))
 
         upsert = insert_for(store.dialect)
-        self.current = (select(locations.c.snapshot_hash, locations.c.stamp)
-                        .where(locations.c.location == bindparam("location")))
         self.keep = sql(upsert(snapshots).values(
             snapshot_hash=bindparam("digest"), created_at=bindparam("now"),
             body=bindparam("body")).on_conflict_do_nothing(
@@ -116,7 +119,9 @@ _LOOK = CatalogHead("", None)
 
 def current_head(store: SqlStore, location: str) -> CatalogHead | None:
     """The current snapshot of ``location``; None when it has none."""
-    rows = store.read(_sql(store).current.params(location=location))
+    from sqlalchemy import text  # not the writes' statements: a lookup compiles nothing
+
+    rows = store.read(text(HEAD_SQL).bindparams(location=location))
     return CatalogHead(str(rows[0].snapshot_hash), rows[0].stamp) if rows else None
 
 
