@@ -35,6 +35,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from legato.definitions.recording import record_definitions
 from legato.engine.lease import new_owner, owner_is_dead
 from legato.errors import LegatoError, StoreError
 from legato.scheduler.asset_events import AssetTriggerDefinition
@@ -135,6 +136,7 @@ class Scheduler:
         self.lease_ttl = lease_ttl if lease_ttl is not None else settings.lease_ttl
         self._own_store = store is None
         self.store = store or SqlStore(settings.store_url, durability=settings.durability)
+        record_definitions(self.store, definitions)  # the catalog, for who never imports them
         self._due: dict[str, dt.datetime] = {}
         self._failures: dict[str, int] = {}
         self._orphans: set[str] = set()

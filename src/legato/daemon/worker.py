@@ -36,6 +36,7 @@ from dataclasses import dataclass
 
 from legato.daemon.targets import RunTargets
 from legato.definitions.definitions import Definitions
+from legato.definitions.recording import record_definitions
 from legato.engine.lease import may_take_over, new_owner, release, takeover_data
 from legato.engine.results import RunResult
 from legato.engine.resume import execute_claimed, resumable_runs, resume_run
@@ -112,6 +113,7 @@ class Worker:
         self.grace_s = grace_s
         self.on_run_end = on_run_end
         self.scan_every = min(settings.lease_ttl / 3, SCAN_MAX_S)
+        self.definitions = definitions
         self._targets = RunTargets(definitions, only_given=not other_sources)
         self._store: SqlStore | None = None
         self._runner = Runner(settings)  # replaced by one on the worker's store when opened
@@ -160,6 +162,8 @@ class Worker:
     def run(self, stop: threading.Event, *, until: Callable[[], bool] | None = None) -> None:
         """Claim and execute runs until ``stop`` is set (or ``until()`` is true), then shut
         down: the runs under way get ``grace_s`` to finish, the others are released."""
+        if self.definitions is not None:  # the catalog, for who never imports them
+            record_definitions(self.store, self.definitions)
         self._stop_listening = self.store.listen_for_queued(self._wake)
         idle, idle_max = IDLE_MIN_S, self.store.capabilities.idle_poll_max_s
         try:

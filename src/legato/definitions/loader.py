@@ -14,6 +14,10 @@ from types import ModuleType
 from legato.definitions.definitions import Definitions
 from legato.errors import DefinitionError, Problem
 
+_loaded: dict[str, tuple[object, Definitions]] = {}
+"""What ``load_definitions`` loaded last from each source, with its module: the
+definitions a run of this process records in the catalog (``legato.definitions.recording``)."""
+
 
 def load_definitions(target: str, *, fresh: bool = False) -> Definitions:
     """``target`` is a file path ending in ``.py`` or a dotted module name.
@@ -33,6 +37,34 @@ def load_definitions(target: str, *, fresh: bool = False) -> Definitions:
     else:
         module = _import_module(target)
         source = f"module:{target}"
+    defs = _definitions_in(module, source)
+    _loaded[source] = (module, defs)
+    return defs
+
+
+def loaded_definitions(source: str) -> Definitions | None:
+    """The definitions of ``source`` (``module:pkg.mod`` or ``file:/path.py``) as this process
+    has them, importing nothing: those ``load_definitions`` loaded last, else, for a module
+    the process imported itself, gathered from it as ``load_definitions`` would. None when
+    the module is not imported, still being imported, or is a script (``__main__`` may not
+    have finished running), or when its definitions are not valid."""
+    found = _loaded.get(source)
+    if found is not None and sys.modules.get(getattr(found[0], "__name__", "")) is found[0]:
+        return found[1]  # not imported again since
+    kind, _, name = source.partition(":")
+    module = sys.modules.get(name) if kind == "module" else None
+    if module is None or getattr(getattr(module, "__spec__", None), "_initializing", False):
+        return None
+    try:
+        defs = _definitions_in(module, source)
+    except DefinitionError:
+        return None
+    _loaded[source] = (module, defs)
+    return defs
+
+
+def _definitions_in(module: object, source: str) -> Definitions:
+    """The module's ``defs`` (a ``Definitions``), else every definition in its globals."""
     found = getattr(module, "defs", None)
     if isinstance(found, Definitions):
         found.source = found.source or source

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from legato.definitions.flow import FlowDefinition
+from legato.definitions.recording import record_run_definitions
 from legato.definitions.task import TaskDefinition
 from legato.engine.session import new_run_id
 from legato.engine.stored import source_of
@@ -49,6 +50,7 @@ def trigger_run(flow: Runnable | str, *, params: Mapping[str, Any],
     event = queued_event(run_id, kind="flow", target=flow.name, params=params, source=source,
                          tags=list(tags), priority=priority, idempotency_key=idempotency_key)
     with SqlStore(settings.store_url, durability=settings.durability) as store:
+        record_run_definitions(store, source, runs=flow)  # the catalog, for who never imports them
         if enqueue(store, [event])[0]:
             return run_id
         assert idempotency_key is not None  # only a reused key refuses a request

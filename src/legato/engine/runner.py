@@ -25,6 +25,7 @@ from legato.capture import parse_level, routing
 from legato.definitions.asset import AssetDefinition
 from legato.definitions.definitions import Definitions
 from legato.definitions.flow import FlowDefinition
+from legato.definitions.recording import record_run_definitions
 from legato.definitions.runtime import active_flow
 from legato.definitions.task import TaskDefinition
 from legato.engine.asset_plan import run_assets
@@ -102,6 +103,7 @@ class Runner:
         ``time.monotonic()`` taken just before the claim's transaction began, from which the
         lease is measured; unknown, the store is asked before the first body)."""
         started_as = {"runnable": "task"} if isinstance(target, TaskDefinition) else {}
+        runs = target
         if isinstance(target, TaskDefinition):
             task = target
 
@@ -157,7 +159,7 @@ class Runner:
         return self._execute("flow", flow.name, params, source or source_of([signature_of]),
                              drive, strict_steps=False, history=history, claimed=claimed,
                              claimed_at=claimed_at, idempotency_key=idempotency_key,
-                             prepare=lambda _: started_as)
+                             prepare=lambda _: started_as, runs=runs)
 
     def materialize(self, assets: Definitions | Iterable[AssetDefinition[Any, Any]],
                     selection: Selection | None = None, *,
@@ -186,7 +188,7 @@ class Runner:
         source = defs.source or source_of([a.fn for a in defs.assets.values()])
         return self._execute("assets", target, dict(params or {}), source, drive,
                              strict_steps=True, prepare=prepare, history=history,
-                             claimed=claimed, claimed_at=claimed_at)
+                             claimed=claimed, claimed_at=claimed_at, given=defs)
 
     def resume(self, run_id: str, *, definitions: Any = None, wait: bool = False,
                restart: bool = False) -> RunResult:
@@ -203,7 +205,8 @@ class Runner:
                  history: RunHistory | None = None,
                  idempotency_key: str | None = None,
                  claimed: RunRecord | None = None,
-                 claimed_at: float | None = None) -> RunResult:
+                 claimed_at: float | None = None,
+                 given: Definitions | None = None, runs: object = None) -> RunResult:
         settings = self.settings
         store = self.store or SqlStore(settings.store_url, durability=settings.durability)
         values = ValueStore(settings.value_dir, allow_pickle=settings.allow_pickle,
@@ -212,6 +215,9 @@ class Runner:
         heartbeat = None
         canceled = True  # until the run ends normally: on an error, stop what still runs
         try:
+            # the definitions' catalog, for processes that never import them (one lookup
+            # when it is current already; nothing at all for the next run of a shared store)
+            record_run_definitions(store, source, given=given, runs=runs)
             executor = make_executor(settings.executor, settings.max_parallel,
                                      settings.executors)
             session = RunSession(store=store, values=values, executor=executor,

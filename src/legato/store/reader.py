@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from legato.errors import RunNotFoundError
+from legato.store.catalog import CURRENT_SQL, CatalogRow, catalog_row
 from legato.store.migrations import HEAD
 from legato.store.records import (
     Event,
@@ -58,6 +59,8 @@ class StoreReads(Protocol):
     def latest_materializations(self) -> dict[str, MaterializationRecord]: ...
 
     def partition_counts(self) -> dict[str, int]: ...
+
+    def current_catalogs(self) -> list[CatalogRow]: ...
 
 
 @contextlib.contextmanager
@@ -197,3 +200,7 @@ class SqliteReader:
                           "FROM materializations WHERE partition_key IS NOT NULL "
                           "GROUP BY asset_key")
         return {row["asset_key"]: int(row["n"]) for row in rows}
+
+    def current_catalogs(self) -> list[CatalogRow]:
+        """Every code location's current definitions snapshot (``store/catalog.py``)."""
+        return [catalog_row(row) for row in self._rows(CURRENT_SQL)]

@@ -194,3 +194,27 @@ daemons = Table(
     Column("started_at", Float, nullable=False),
     Column("expires_at", Float, nullable=False),
 )
+
+catalog_snapshots = Table(
+    # the definitions catalog (migration 0004): what writer processes loaded, as canonical
+    # JSON (``legato.definitions.catalog``), kept once per content hash (its sha256)
+    "catalog_snapshots",
+    metadata,
+    Column("snapshot_hash", String(64), primary_key=True),
+    Column("created_at", Float, nullable=False),  # when it was first recorded
+    Column("body", Text, nullable=False),
+)
+
+catalog_locations = Table(
+    # the current snapshot of each code location: ``module:pkg.mod``, ``file:/p.py`` (as
+    # ``runs.source``), or ``code`` for definitions built in code; several projects may
+    # share a store
+    "catalog_locations",
+    metadata,
+    Column("location", String(1024), primary_key=True),
+    Column("snapshot_hash", String(64), nullable=False),
+    Column("recorded_at", Float, nullable=False),  # when this snapshot became current
+    # a digest of what the snapshot was built from, cheaper to compute than the snapshot
+    # (files' sizes and times instead of code versions): equal, the snapshot is not built
+    Column("stamp", String(64)),
+)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from legato.errors import RunNotFoundError, SchemaVersionError, StoreError
 from legato.store import backfills, queue, schema, triggers
+from legato.store.catalog import CatalogRow
 from legato.store.dialects import (
     capabilities_for,
     compile_dialect,
@@ -566,6 +567,12 @@ class SqlStore:
 
     def cancel_backfill(self, backfill_id: str, reason: str) -> int | None:
         return backfills.cancel_backfill(self, backfill_id, reason)
+
+    def current_catalogs(self) -> list[CatalogRow]:
+        """Every code location's current definitions snapshot (``store/catalog.py``)."""
+        from legato.store.catalog import read_current
+
+        return read_current(self)
 
 
 _statements: dict[tuple[str, str], Statements] = {}
