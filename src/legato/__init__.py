@@ -39,6 +39,7 @@ from legato.errors import SelectionError as SelectionError
 from legato.errors import SettingsError as SettingsError
 from legato.errors import StepFailed as StepFailed
 from legato.errors import StoreError as StoreError
+from legato.errors import UnstorableError as UnstorableError
 from legato.errors import ValueStoreError as ValueStoreError
 
 if _typing.TYPE_CHECKING:
@@ -147,6 +148,7 @@ __all__ = [
     "StoreError",
     "TaskDefinition",
     "TimeWindowMapping",
+    "UnstorableError",
     "ValueStoreError",
     "WeeklyPartitions",
     "__version__",

@@ -48,6 +48,7 @@ PUBLIC_NAMES = [
     "StoreError",
     "TaskDefinition",
     "TimeWindowMapping",
+    "UnstorableError",
     "ValueStoreError",
     "WeeklyPartitions",
     "__version__",
@@ -116,6 +117,7 @@ def test_errors_share_one_root() -> None:
         assert issubclass(error, lg.LegatoError), error
     assert issubclass(lg.SchemaVersionError, lg.StoreError)
     assert issubclass(lg.LeaseLost, lg.StoreError)
+    assert issubclass(lg.UnstorableError, lg.StoreError)
 
 
 def test_version_is_a_string() -> None:
