@@ -112,7 +112,7 @@ def test_unknown_attribute_is_an_attribute_error() -> None:
 def test_errors_share_one_root() -> None:
     suffixes = ("Error", "Failed", "Canceled", "Lost")
     errors = [getattr(lg, name) for name in lg.__all__ if name.endswith(suffixes)]
-    assert len(errors) == 15
+    assert len(errors) == 16
     for error in errors:
         assert issubclass(error, lg.LegatoError), error
     assert issubclass(lg.SchemaVersionError, lg.StoreError)
