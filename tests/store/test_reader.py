@@ -77,6 +77,37 @@ def test_the_reader_reads_what_the_store_reads(filled: str) -> None:
     reader.close()
 
 
+def _part(i: int) -> lg.AssetDefinition[[], int]:
+    def part() -> int:
+        return i
+
+    return lg.asset(key=f"part_{i}")(part)
+
+
+def test_runs_are_found_by_any_asset_of_their_target_before_the_limit(settings: Any
+                                                                       ) -> None:
+    """``list_runs(target=KEY)``: the runs of flow KEY and every run that built asset KEY,
+    however many assets it built; the reader and the store agree (issue 11, item 10)."""
+    many = [_part(i) for i in range(10)]
+    lg.materialize([raw, total], settings=settings)
+    lg.materialize(many, settings=settings)  # its target says "10 assets"
+    for _ in range(3):
+        lg.run(failing, settings=settings)
+    url = str(settings.store_url)
+    reader = SqliteReader.open(url)
+    assert reader is not None
+    with SqlStore(url) as store:
+        for target, limit, expected in (("total", 1, ["raw,total"]),
+                                        ("part_7", 1, ["10 assets"]),
+                                        ("part_", 5, []),  # a LIKE wildcard is no wildcard
+                                        ("raw,total", 5, ["raw,total"]),
+                                        ("failing", 2, ["failing", "failing"])):
+            found = store.list_runs(target=target, limit=limit)
+            assert [r.target for r in found] == expected, target
+            assert reader.list_runs(target=target, limit=limit) == found
+    reader.close()
+
+
 @pytest.mark.parametrize("run_id", ["", "nope", "%", "_"])
 def test_an_unknown_run_is_refused_alike(filled: str, run_id: str) -> None:
     reader = SqliteReader.open(filled)
