@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -43,9 +44,19 @@ STATUS_ORDER = ("succeeded", "cached", "fallback", "running", "retrying", "faile
                 "canceled")
 
 
+PIPED_WIDTH = 1000
+"""The width of tables written to a pipe or a file (``legato schedules | less``, CI logs):
+their natural width, not the 80 columns rich assumes without a terminal."""
+
+
 def make_console(*, stderr: bool = False) -> Console:
-    """A console on the current stdout (or stderr), created when a command runs."""
-    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False)
+    """A console on the current stdout (or stderr), created when a command runs. Not on a
+    terminal, and without ``COLUMNS``, lines are as long as they need (up to
+    ``PIPED_WIDTH``): a reader scrolls sideways or greps, and nothing wraps mid-cell."""
+    console = Console(file=sys.stderr if stderr else sys.stdout, highlight=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        console.width = PIPED_WIDTH
+    return console
 
 
 def print_json(data: Any) -> None:
