@@ -25,7 +25,8 @@ VIEWS: tuple[type, ...] = (
     runs.RunView, runs.LeaseView, steps.RunDetailView, steps.StepView, steps.RunLogsView,
     steps.AttemptView, steps.LogLineView, assets.AssetView, assets.MaterializationView,
     assets.AssetOutcomeView, assets.PartitionsView,
-    runs.SubmittedRunView, triggers.TriggerView, triggers.TickTimeView, triggers.TickView,
+    runs.SubmittedRunView, runs.UnderWayView, triggers.TriggerView, triggers.TickTimeView,
+    triggers.TickView,
     triggers.CatchUpView, triggers.TriggerStateView, backfills.BackfillView,
     backfills.BackfillProgressView, backfills.BackfillCancelView,
 )
