@@ -142,6 +142,45 @@ class SelectionError(LegatoError):
     """An asset selection is empty or names an unknown asset."""
 
 
+class MissingUpstreamError(SelectionError):
+    """An asset reads partitions of an upstream asset outside the selection that were never
+    materialized. The hint is a command that materializes them (``backfill_command``);
+    an interface that knows how its command line named the definitions puts them in it
+    (``with_definitions``), so that the hint works when pasted."""
+
+    def __init__(self, message: str, *, upstream: str, missing: Sequence[str],
+                 more: int = 0, upstream_has_upstream: bool = False,
+                 then: str | None = None) -> None:
+        self.upstream = upstream
+        self.missing = tuple(missing)
+        self.more = more
+        self.upstream_has_upstream = upstream_has_upstream
+        self.then = then
+        super().__init__(message, hint=self.backfill_command(None))
+
+    def backfill_command(self, definitions: str | None) -> str:
+        """``legato backfill [DEFINITIONS] UP --from FIRST --to LAST``: ``'*UP'`` when UP
+        has upstream assets of its own (they may be missing too), and no ``--to`` when
+        more partitions are missing than were listed (up to the last ended one)."""
+        import shlex
+
+        selection = shlex.quote(f"*{self.upstream}" if self.upstream_has_upstream
+                                else self.upstream)
+        parts = ["legato backfill", *([definitions] if definitions else []), selection,
+                 f"--from {shlex.quote(self.missing[0])}"]
+        if not self.more:
+            parts.append(f"--to {shlex.quote(self.missing[-1])}")
+        command = " ".join(parts)
+        return f"materialize them first: {command}" + (f", then {self.then}"
+                                                       if self.then else "")
+
+    def with_definitions(self, definitions: str | None) -> MissingUpstreamError:
+        """This error, its hint naming the definitions as the command line did (``FILE.py``
+        or ``-m pkg.mod``; None when they came from the settings)."""
+        self.hint = self.backfill_command(definitions)
+        return self
+
+
 class PartitionError(LegatoError):
     """A partition key is not one of the partitions (wrong format, outside the range, or
     a window that does not exist or has not ended), or a range of keys is reversed."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,7 +13,7 @@ from legato.cli.commands.runs import parse_since
 from legato.cli.errors import CommandLineError
 
 if TYPE_CHECKING:
-    from tests.cli.conftest import Cli
+    from tests.cli.conftest import Cli, Script
 
 
 @pytest.fixture
@@ -154,11 +155,68 @@ def test_assets_with_definitions(cli: Cli, history: list[dict[str, object]]) -> 
     assert str(history[0]["run_id"]) in raw_line
 
 
-def test_assets_without_definitions_lists_the_store(cli: Cli,
-                                                    history: list[dict[str, object]]) -> None:
+def test_assets_without_definitions_lists_the_catalog(cli: Cli,
+                                                      history: list[dict[str, object]]
+                                                      ) -> None:
+    """Every recorded asset, materialized or not, in dependency order."""
     assets = cli.json("assets", "--json")
-    assert [a["asset_key"] for a in assets] == ["doubled", "raw"]
-    assert all(a["latest_materialization"]["run_id"] == history[0]["run_id"] for a in assets)
+    assert [a["asset_key"] for a in assets] == ["other", "raw", "doubled", "total"]
+    by_key = {a["asset_key"]: a for a in assets}
+    assert by_key["doubled"]["latest_materialization"]["run_id"] == history[0]["run_id"]
+    assert by_key["total"]["latest_materialization"] is None
+    assert by_key["total"]["upstream"] == ["doubled"]
+
+
+CATALOGUED = '''
+import legato as lg
+
+IMPORTED = open("imported.txt", "a").write("imported\\n")
+
+
+@lg.asset(owner="data-team")
+def landing():
+    """Orders as they land."""
+    return [1, 2]
+
+
+@lg.asset(partitions=lg.DailyPartitions(start="2026-01-01"))
+def daily(ctx, landing):
+    return len(landing)
+
+
+@lg.asset
+def report(daily):
+    return daily
+'''
+
+
+def test_assets_without_the_project_file_never_import_it(project: Path, legato: Script
+                                                         ) -> None:
+    """In a folder without the definitions, ``legato assets`` lists every asset the last
+    writer recorded (never-materialized ones too), with upstreams, description, owner and
+    partitions, and never imports the user's module."""
+    (project / "etl.py").write_text(CATALOGUED)
+    done = legato(project, "materialize", "etl.py", "landing")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (project / "imported.txt").read_text() == "imported\n"
+    elsewhere = project / "elsewhere"
+    elsewhere.mkdir()
+    store = f"sqlite:///{project / '.legato' / 'legato.db'}"
+    listed = legato(elsewhere, "assets", "--json", LEGATO_DATABASE_URL=store)
+    assert listed.returncode == 0, listed.stdout + listed.stderr
+    assert (project / "imported.txt").read_text() == "imported\n"  # not imported again
+    assets = {a["asset_key"]: a for a in json.loads(listed.stdout)}
+    assert list(assets) == ["landing", "daily", "report"]
+    assert assets["landing"]["owner"] == "data-team"
+    assert assets["landing"]["description"] == "Orders as they land."
+    assert assets["landing"]["latest_materialization"] is not None
+    assert assets["daily"]["upstream"] == ["landing"]
+    assert assets["daily"]["partitions"] == {
+        "definition": "daily from 2026-01-01 (UTC)", "materialized": 0}
+    assert assets["report"]["latest_materialization"] is None
+    table = legato(elsewhere, "assets", LEGATO_DATABASE_URL=store).stdout
+    assert "never materialized" in next(line for line in table.splitlines()
+                                        if line.startswith("report"))
 
 
 def test_assets_from_the_definitions_setting(cli: Cli, project: Path,

@@ -75,6 +75,22 @@ def test_table_shows_local_and_utc_times(cli: Cli, project: Path) -> None:
     assert "all ≤7" in text and "every 15m" in text
 
 
+def test_next_times_of_a_second_level_interval_show_their_seconds(cli: Cli, project: Path
+                                                                 ) -> None:
+    """Every 30 s fires at :00 and :30: both show their seconds, so the column lines up
+    and says that it is not a minute-level schedule."""
+    text = SCHEDULED + ('often = lg.schedule(nightly, lg.every("30s", params={"day": "x"}),'
+                        ' name="often")\n')
+    result = cli("schedules", write(project, text), "--after", "2026-10-24T12:00:10Z",
+                 "-n", "3")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("often"))
+    assert "2026-10-24 12:00:30" in lines[first]
+    utc = [" ".join(line.split()[-2:]) for line in lines[first + 1:first + 3]]
+    assert utc == ["2026-10-24 12:01:00", "2026-10-24 12:01:30"]  # not 12:01
+
+
 def test_no_schedules(cli: Cli, project: Path) -> None:
     result = cli("schedules", write(project, "import legato as lg\n"))
     assert result.exit_code == 0

@@ -3,6 +3,7 @@ command line, listed in the queue, and executed by a worker process until SIGTER
 
 from __future__ import annotations
 
+import datetime as dt
 import signal
 import subprocess
 import time
@@ -138,6 +139,7 @@ def test_ctrl_c_twice_releases_the_runs_under_way_at_once(cli: Cli, legato: Scri
     assert "worker stopped: 0 succeeded, 0 failed, 1 released" in out
     run = cli.json("show", run_id, "--json")["run"]
     assert run["status"] == "running"
-    assert run["lease"]["resumable"] is True and run["lease"]["expires_at"] <= time.time()
+    expires_at = dt.datetime.fromisoformat(run["lease"]["expires_at"]).timestamp()
+    assert run["lease"]["resumable"] is True and expires_at <= time.time()
     assert "lease_token" not in run  # a storage internal, not part of the view
     assert stored_run(project, run_id).lease_token == 2

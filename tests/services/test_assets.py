@@ -27,6 +27,23 @@ def test_assets_of_the_definitions_and_of_the_store(on_backend: Settings,
     assert by_key["raw"].partitions is None
     assert by_key["days"].partitions == PartitionsView(
         definition="daily from 2020-01-01 (UTC)", materialized=1)
-    stored = assets.list_assets(on_backend)  # no definitions: what the store knows
-    assert [a.asset_key for a in stored] == ["days", "doubled", "raw"]
-    assert stored[0].partitions == PartitionsView(definition=None, materialized=1)
+    stored = assets.list_assets(on_backend)  # no definitions: the catalog, then the store
+    assert [a.asset_key for a in stored] == ["days", "raw", "doubled"]
+    assert stored[0].partitions == PartitionsView(definition="daily from 2020-01-01 (UTC)",
+                                                  materialized=1)
+    assert stored[2].upstream == ("raw",)
+
+
+def test_catalogued_assets_in_dependency_order_with_their_partitions() -> None:
+    """Upstream first (then by key); partitions described from their JSON."""
+    from legato.definitions.catalog import AssetEntry, Catalog
+
+    catalog = Catalog(assets={"b": AssetEntry(key="b", inputs=("a",)),
+                              "a": AssetEntry(key="a", partitions={
+                                  "kind": "static", "keys": ["x", "y"]})})
+    known = assets.catalogued_assets(catalog)
+    assert [(k.key, k.upstream, k.partitions) for k in known] == [
+        ("a", (), "static (2: x, y)"), ("b", ("a",), None)]
+    assert assets.describe_partitions({"kind": "hourly", "start": "2026-01-01-00:00",
+                                       "end": None, "tz": "Europe/Berlin"}) == (
+        "hourly from 2026-01-01-00:00 (Europe/Berlin)")

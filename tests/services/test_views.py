@@ -4,6 +4,7 @@ one function, and documented in docs/reference/views.md (generated, checked here
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import inspect
 import json
 
@@ -53,6 +54,35 @@ def test_to_json_is_strict_json_of_the_fields() -> None:
         created_at=1.0, code_version="1", data_version="d", upstream={}, row_count=None,
         columns=None))
     assert to_json([asset])[0]["latest_materialization"]["materialization_id"] == "m"
+
+
+def test_times_are_iso_8601_in_utc_in_json() -> None:
+    """Every ``at`` and ``*_at`` field (Unix seconds in Python) is ISO 8601 with its zone
+    in JSON; durations stay seconds, and other numbers are left alone."""
+    run = RunView(run_id="r1", kind="flow", target="f", status="succeeded",
+                  params={"created_at": 5.0}, tags=(), priority=0, partition_key=None,
+                  backfill_id=None, trigger_key=None, idempotency_key=None, definitions=None,
+                  created_at=1_796_324_074.123, started_at=None, ended_at=float("nan"),
+                  duration_s=1.5, error=None)
+    data = to_json(run)
+    assert data["created_at"] == "2026-12-03T18:54:34.123000+00:00"
+    assert dt.datetime.fromisoformat(data["created_at"]).timestamp() == 1_796_324_074.123
+    assert data["started_at"] is None and data["ended_at"] is None
+    assert data["duration_s"] == 1.5 and data["params"] == {"created_at": 5.0}
+    tick = triggers.TickView(tick_key="k", at=0.0, status="requested", run_id=None,
+                             detail=None)
+    assert to_json(tick)["at"] == "1970-01-01T00:00:00.000000+00:00"
+
+
+def test_every_time_of_the_views_is_named_as_one() -> None:
+    """``to_json`` finds times by name (``at``, ``*_at``): a number field of another name
+    is a duration (``*_s``) or a count, never a time."""
+    durations = {"interval_seconds", "timeout"}
+    for cls in reference.VIEWS:
+        for f in dataclasses.fields(cls):
+            if "float" in str(f.type) and not f.name.endswith("_s"):
+                assert f.name == "at" or f.name.endswith("_at") or f.name in durations, (
+                    f"{cls.__name__}.{f.name}")
 
 
 def test_views_cannot_be_changed() -> None:

@@ -217,12 +217,16 @@ def test_a_0003_store_migrates_to_the_catalog_with_all_its_data(store_0003: str)
         assert (run.params, run.priority, run.lease_token, run.source) == ({"n": 1}, 3, 2,
                                                                           "module:p")
         record_definitions(store, lg.Definitions(assets=[raw], source="module:p"))
-    assert _dump(store_0003) == before
+    after = _dump(store_0003)
+    # 0005 adds runs.assets, filled from an asset run's target; nothing else changes
+    assert after["runs"] == [(*before["runs"][0], ",raw,")]
+    assert {k: v for k, v in after.items() if k != "runs"} == {
+        k: v for k, v in before.items() if k != "runs"}
     engine = create_engine(store_0003)
     try:
         with engine.connect() as connection:
             assert connection.execute(text("SELECT version_num FROM alembic_version")
-                                      ).scalar_one() == HEAD == "0004"
+                                      ).scalar_one() == HEAD == "0005"
     finally:
         engine.dispose()
     with SqlStore(store_0003) as store:

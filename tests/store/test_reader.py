@@ -59,7 +59,8 @@ def test_the_reader_reads_what_the_store_reads(filled: str) -> None:
         assert reader.list_runs(target="failing") == store.list_runs(target="failing")
         since = runs[1].created_at
         assert reader.list_runs(since=since, limit=1) == store.list_runs(since=since, limit=1)
-        for run_id in ("last", "latest", runs[2].run_id, runs[2].run_id[:10]):
+        # a prefix past the milliseconds: runs 16 ms apart share 10 digits
+        for run_id in ("last", "latest", runs[2].run_id, runs[2].run_id[:13]):
             assert reader.get_run(run_id) == store.get_run(run_id)
         for run in runs:
             assert reader.get_steps(run.run_id) == store.get_steps(run.run_id)
@@ -74,6 +75,37 @@ def test_the_reader_reads_what_the_store_reads(filled: str) -> None:
         assert latest["raw"].run_id == runs[1].run_id  # the newer of the two
         assert reader.partition_counts() == store.partition_counts()
         assert reader.find_run_by_idempotency_key("nope") is None
+    reader.close()
+
+
+def _part(i: int) -> lg.AssetDefinition[[], int]:
+    def part() -> int:
+        return i
+
+    return lg.asset(key=f"part_{i}")(part)
+
+
+def test_runs_are_found_by_any_asset_of_their_target_before_the_limit(settings: Any
+                                                                       ) -> None:
+    """``list_runs(target=KEY)``: the runs of flow KEY and every run that built asset KEY,
+    however many assets it built; the reader and the store agree (issue 11, item 10)."""
+    many = [_part(i) for i in range(10)]
+    lg.materialize([raw, total], settings=settings)
+    lg.materialize(many, settings=settings)  # its target says "10 assets"
+    for _ in range(3):
+        lg.run(failing, settings=settings)
+    url = str(settings.store_url)
+    reader = SqliteReader.open(url)
+    assert reader is not None
+    with SqlStore(url) as store:
+        for target, limit, expected in (("total", 1, ["raw,total"]),
+                                        ("part_7", 1, ["10 assets"]),
+                                        ("part_", 5, []),  # a LIKE wildcard is no wildcard
+                                        ("raw,total", 5, ["raw,total"]),
+                                        ("failing", 2, ["failing", "failing"])):
+            found = store.list_runs(target=target, limit=limit)
+            assert [r.target for r in found] == expected, target
+            assert reader.list_runs(target=target, limit=limit) == found
     reader.close()
 
 

@@ -48,3 +48,23 @@ def test_runs_filter_by_target_and_status_before_the_limit(url: str) -> None:
         none = store.list_runs(target="wanted", status="running", limit=3)
     assert [r.run_id for r in found] == ["run-1003", "run-1002", "run-1001"]
     assert none == []
+
+
+def test_runs_filter_by_any_asset_of_their_selection_before_the_limit(url: str) -> None:
+    """An asset run is found by any of its assets, named in its target or not (past eight,
+    the target only counts them); a LIKE wildcard in the filter matches only itself."""
+    keys = [f"part_{i}" for i in range(10)]
+    with SqlStore(url) as store:
+        events = [queued_event("run-many", kind="assets", target="10 assets", params={},
+                               source=None, selection=keys, at=1000.0),
+                  queued_event("run-few", kind="assets", target="raw,part_3", params={},
+                               source=None, selection=["raw", "part_3"], at=1001.0)]
+        assert enqueue(store, events) == [True, True]
+        _queue(store, ["other"] * 5, start=2000.0)  # newer
+        assert [r.run_id for r in store.list_runs(target="part_3", limit=2)] == [
+            "run-few", "run-many"]
+        assert [r.run_id for r in store.list_runs(target="part_9", limit=1)] == ["run-many"]
+        assert store.list_runs(target="part_", limit=10) == []
+        assert store.list_runs(target="part%", limit=10) == []
+        assert [r.run_id for r in queued_runs(store, target="part_3")] == ["run-many",
+                                                                           "run-few"]

@@ -209,6 +209,42 @@ def test_a_store_of_the_previous_revision_is_migrated_with_its_runs(url: str) ->
         "nightly", {"n": 1}, 0, None, None)
 
 
+def test_runs_of_a_0004_store_are_found_by_any_asset_they_built(url: str) -> None:
+    """0005 fills ``runs.assets`` of existing runs: from the target, or, when the target
+    only counts the assets, from the selection the run's first event recorded."""
+    from alembic import command
+
+    many = [f"a{i}" for i in range(12)]
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "0004")
+            for run_id, kind, target, at in (("r-flow", "flow", "a1", 1.0),
+                                             ("r-few", "assets", "a0,a1,a2", 2.0),
+                                             ("r-many", "assets", "12 assets", 3.0),
+                                             ("r-lost", "assets", "9 assets", 4.0)):
+                connection.execute(text(
+                    "INSERT INTO runs (run_id, kind, target, status, params, tags, "
+                    "created_at) VALUES (:run_id, :kind, :target, 'succeeded', '{}', '[]', "
+                    ":at)"), {"run_id": run_id, "kind": kind, "target": target, "at": at})
+            connection.execute(text(
+                "INSERT INTO events (run_id, kind, at, data) VALUES "
+                "('r-many', 'run_started', 3.0, :data)"),
+                {"data": json.dumps({"kind": "assets", "target": "12 assets",
+                                     "selection": many})})
+    finally:
+        engine.dispose()
+    with SqlStore(url) as store:
+        assert [r.run_id for r in store.list_runs(target="a1")] == ["r-many", "r-few",
+                                                                    "r-flow"]
+        assert [r.run_id for r in store.list_runs(target="a11")] == ["r-many"]
+        assert [r.run_id for r in store.list_runs(target="9 assets")] == ["r-lost"]
+    assert _version(url) == HEAD
+
+
 def test_an_empty_revision_table_beside_the_tables_is_refused_clearly(url: str) -> None:
     with SqlStore(url) as store:
         store.commit([run_started("r" * 32, 1.0)])

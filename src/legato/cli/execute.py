@@ -3,12 +3,17 @@
 Shared by ``legato run``, ``legato materialize`` and ``legato resume``; the run itself is
 the services' (``legato.services.execution``), which this watches through its observer.
 Ctrl-C while the run is in progress is handled by the engine, which records the run as
-canceled and returns.
+canceled and returns; here it first says at once what the run waits for, and how to stop
+waiting (``announcing_cancel``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -39,7 +44,7 @@ def execute(settings: Settings, start: Callable[[RunObserver], RunOutcome]) -> E
     """Run ``start(observer)`` under the progress display; print the summary; the exit
     code."""
     console = make_console()
-    with RunProgress(console) as progress:
+    with RunProgress(console) as progress, announcing_cancel(progress):
         result = start(progress)
     _summarize(settings, result)
     if result.status == "succeeded":
@@ -49,6 +54,43 @@ def execute(settings: Settings, start: Callable[[RunObserver], RunOutcome]) -> E
     if result.status == "running":  # submitted before, and still running in its process
         return ExitCode.OK
     return ExitCode.RUN_FAILED
+
+
+@contextlib.contextmanager
+def announcing_cancel(progress: RunProgress) -> Iterator[None]:
+    """Ctrl-C during the run: say at once (stderr) which steps the engine waits for, and
+    that a second Ctrl-C stops the wait, then interrupt as Python would (the engine records
+    the run as canceled)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    err = make_console(stderr=True)
+    pressed: list[int] = []
+
+    def on_interrupt(*_: object) -> None:
+        from legato.services.execution import cancel_grace_s
+
+        pressed.append(signal.SIGINT)
+        run = f"run {progress.run_id}" if progress.run_id else "the run"
+        if len(pressed) > 1:
+            err.print(f"canceling {run} now, without waiting for its steps", markup=False,
+                      soft_wrap=True)
+            raise KeyboardInterrupt
+        running = progress.running()
+        steps = (f"steps {', '.join(running)}" if len(running) > 1 else
+                 f"step {running[0]}" if running else "its steps")
+        resume = f"legato resume {progress.run_id}" if progress.run_id else "legato resume"
+        err.print(f"canceling {run}: waiting up to {cancel_grace_s():g}s for {steps} to "
+                  "stop and record how they ended; press Ctrl-C again to stop waiting "
+                  f"(or kill -9 {os.getpid()}, then {resume} to go on)",
+                  markup=False, soft_wrap=True)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _summarize(settings: Settings, result: RunOutcome) -> None:

@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -66,3 +67,25 @@ def load_project(file: str | None, module: str | None, settings: StoreSettings,
     from legato.definitions.loader import load_definitions
 
     return load_definitions(target)
+
+
+def definitions_argument(file: str | None, module: str | None) -> str | None:
+    """How this command line named the definitions, to repeat in a hint's command
+    (``pipelines.py``, ``-m pkg.mod``); None when they came from the settings."""
+    import shlex
+
+    if file is not None:
+        return shlex.quote(file)
+    return f"-m {shlex.quote(module)}" if module is not None else None
+
+
+@contextlib.contextmanager
+def pasteable_hints(file: str | None, module: str | None) -> Iterator[None]:
+    """Hints that give a command (a missing upstream's ``legato backfill``) name the
+    definitions as this command line did, so that they work when pasted."""
+    from legato.errors import MissingUpstreamError
+
+    try:
+        yield
+    except MissingUpstreamError as error:
+        raise error.with_definitions(definitions_argument(file, module)) from None

@@ -44,6 +44,8 @@ class RunProgress:
         self._spinner = Spinner("dots", style="cyan")
         self._display: Live | None = None
         self._quiet = False
+        self.run_id: str | None = None
+        """The run's id, from its first event."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -63,6 +65,7 @@ class RunProgress:
     # -- the observer -------------------------------------------------------------------
 
     def __call__(self, event: Event) -> None:
+        self.run_id = self.run_id or event.run_id
         key = event.step_key
         if key is None or not event.kind.startswith("step_"):
             return

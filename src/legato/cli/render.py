@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections import Counter
@@ -43,9 +44,19 @@ STATUS_ORDER = ("succeeded", "cached", "fallback", "running", "retrying", "faile
                 "canceled")
 
 
+PIPED_WIDTH = 1000
+"""The width of tables written to a pipe or a file (``legato schedules | less``, CI logs):
+their natural width, not the 80 columns rich assumes without a terminal."""
+
+
 def make_console(*, stderr: bool = False) -> Console:
-    """A console on the current stdout (or stderr), created when a command runs."""
-    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False)
+    """A console on the current stdout (or stderr), created when a command runs. Not on a
+    terminal, and without ``COLUMNS``, lines are as long as they need (up to
+    ``PIPED_WIDTH``): a reader scrolls sideways or greps, and nothing wraps mid-cell."""
+    console = Console(file=sys.stderr if stderr else sys.stdout, highlight=False)
+    if not console.is_terminal and not os.environ.get("COLUMNS", "").isdigit():
+        console.width = PIPED_WIDTH
+    return console
 
 
 def print_json(data: Any) -> None:
@@ -314,8 +325,10 @@ def schedules_table(triggers: Sequence[TriggerView]) -> Table:
             catch_up = f"all ≤{policy.limit}" if policy.policy == "all" else policy.policy
         if row.kind == "schedule" and row.cron is not None:
             when = f"{row.cron}\n{row.timezone}"
-        local = "\n".join(_short_time(t.local, row.timezone) for t in row.next)
-        utc = "\n".join(_short_time(t.at) for t in row.next)
+        seconds = _to_the_second(row)
+        local = "\n".join(_short_time(t.local, row.timezone, seconds=seconds)
+                          for t in row.next)
+        utc = "\n".join(_short_time(t.at, seconds=seconds) for t in row.next)
         state = Text("paused", style="yellow") if row.paused else Text("active")
         table.add_row(Text(row.name), Text(runs), Text(when), catch_up,
                       local or ("-" if row.kind == "asset_trigger" else "never"),
@@ -335,14 +348,22 @@ def _last_tick(row: TriggerView) -> Text:
     return text
 
 
-def _short_time(iso: str, tz: str | None = None) -> str:
-    """``2026-03-29 03:00 CEST`` (in ``tz``) or ``2026-03-29 01:00`` (as given)."""
+def _to_the_second(row: TriggerView) -> bool:
+    """Whether a trigger's next times need their seconds: an interval that is not whole
+    minutes (every 30 s fires at :00 and :30), or a tick off the minute."""
+    uneven = row.interval_seconds is not None and row.interval_seconds % 60 != 0
+    return uneven or any(dt.datetime.fromisoformat(t.at).second for t in row.next)
+
+
+def _short_time(iso: str, tz: str | None = None, *, seconds: bool = False) -> str:
+    """``2026-03-29 03:00 CEST`` (in ``tz``) or ``2026-03-29 01:00`` (as given); with
+    ``seconds``, ``2026-03-29 01:00:30``."""
     at = dt.datetime.fromisoformat(iso)
     if tz is not None:
         from zoneinfo import ZoneInfo
 
         at = at.astimezone(ZoneInfo(tz))
-    text = at.strftime("%Y-%m-%d %H:%M" if at.second == 0 else "%Y-%m-%d %H:%M:%S")
+    text = at.strftime("%Y-%m-%d %H:%M:%S" if seconds else "%Y-%m-%d %H:%M")
     return f"{text} {at.tzname()}" if tz is not None else text
 
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from legato.engine.partitioned import upstream_partitions
 from legato.engine.session import RunSession
-from legato.errors import SelectionError
+from legato.errors import MissingUpstreamError, SelectionError
 from legato.graph.asset_graph import AssetGraph
 from legato.store.records import MaterializationRecord, StoredValue
+
+if TYPE_CHECKING:
+    from legato.store.sql_store import SqlStore
 
 _CHUNK = 500
 
@@ -46,8 +49,8 @@ class _Reads:
     stored: dict[str, StoredValue] = field(default_factory=dict)
 
 
-def _missing(key: str, up: str, partition_key: str | None, missing: list[str], more: int
-             ) -> SelectionError:
+def _missing(key: str, up: str, partition_key: str | None, missing: list[str], more: int,
+             *, up_has_upstream: bool = False) -> SelectionError:
     of = f"partition {partition_key!r} of asset '{key}'" if partition_key else f"asset '{key}'"
     if not missing:
         return SelectionError(
@@ -56,10 +59,9 @@ def _missing(key: str, up: str, partition_key: str | None, missing: list[str], m
             "of it")
     shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5 + more} more"
                                       if len(missing) > 5 or more else "")
-    return SelectionError(
+    return MissingUpstreamError(
         f"{of} needs partition(s) {shown} of '{up}', which have never been materialized",
-        hint=f"materialize them first: legato backfill {up} --from {missing[0]} --to "
-        f"{missing[-1] if not more else 'KEY'}")
+        upstream=up, missing=missing, more=more, upstream_has_upstream=up_has_upstream)
 
 
 def _partition_reads(session: RunSession, up: str, keys: Iterator[str],
@@ -119,7 +121,8 @@ def _external(session: RunSession, graph: AssetGraph, keys: list[str],
             records, missing, more = _partition_reads(
                 session, up, mapped.keys, given if isinstance(given, dict) else None)
             if missing or (mapped.single and not records):
-                raise _missing(key, up, own, missing, more)
+                raise _missing(key, up, own, missing, more,
+                               up_has_upstream=bool(graph.upstream[up]))
             found[key, up] = _Reads(records, mapped.single, wanted)
     ids = [r.value_id for reads in found.values() for _, r in reads.records]
     stored = session.store.get_values(ids)
@@ -148,6 +151,21 @@ def check_external(session: RunSession, graph: AssetGraph, keys: list[str],
             for pk, record in reads.records:
                 mine[pk] = record.materialization_id
     return inputs
+
+
+@dataclass(frozen=True, slots=True)
+class _NotStarted:
+    """What ``check_external`` reads of a session, for a run not started yet."""
+
+    store: SqlStore
+    history: None = None
+
+
+def check_upstream(store: SqlStore, graph: AssetGraph, keys: list[str],
+                   partition_key: str | None = None) -> None:
+    """``check_external`` before any run exists (each partition of a backfill, before it
+    starts): raises ``SelectionError`` (``MissingUpstreamError``) naming what is missing."""
+    check_external(cast("RunSession", _NotStarted(store)), graph, keys, partition_key)
 
 
 def load_external(session: RunSession, graph: AssetGraph, keys: list[str],

@@ -100,8 +100,44 @@ def start_backfill(source: StoreSource, definitions: Definitions,
                             max_concurrent=max_concurrent or DEFAULT_MAX_CONCURRENT,
                             params=dict(params or {}), yes=yes)
     with writing(source) as store:
+        check_upstream_partitions(store, definitions, planned)
         record, new = save(store, planned)
         return _view(store, record), new
+
+
+def check_upstream_partitions(store: SqlStore, definitions: Definitions,
+                              planned: BackfillRecord) -> None:
+    """Refuse a backfill whose partitions read partitions of an upstream asset outside its
+    selection that were never materialized, as ``materialize`` refuses a run, before any
+    run is queued: ``MissingUpstreamError`` names every missing partition of the first
+    such upstream (not one failed run per partition)."""
+    from legato.daemon.backfill import backfill_partitions
+    from legato.engine.external import check_upstream
+    from legato.errors import MissingUpstreamError
+
+    selected = list(planned.spec["selection"])
+    listed = planned.spec.get("keys")
+    keys = (iter(listed) if listed is not None else backfill_partitions(
+        definitions, selected).keys(planned.spec["first"], planned.spec["last"]))
+    first: MissingUpstreamError | None = None
+    missing: dict[str, None] = {}
+    for key in keys:
+        try:
+            check_upstream(store, definitions.graph, selected, key)
+        except MissingUpstreamError as error:
+            if first is None:
+                first = error
+            if error.upstream == first.upstream:
+                missing.update(dict.fromkeys(error.missing))
+    if first is None:
+        return
+    found = sorted(missing)
+    shown = ", ".join(found[:5]) + (f" and {len(found) - 5} more" if len(found) > 5 else "")
+    raise MissingUpstreamError(
+        f"the backfill needs partition(s) {shown} of '{first.upstream}', which have never "
+        "been materialized; nothing was started",
+        upstream=first.upstream, missing=found, more=first.more,
+        upstream_has_upstream=first.upstream_has_upstream, then="this backfill again")
 
 
 def rerun_failed(source: StoreSource, definitions: Definitions, backfill_id: str, *,

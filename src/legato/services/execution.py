@@ -67,3 +67,11 @@ def resume(settings: Settings, run_id: str, *, wait: bool = False, restart: bool
     """Continue a run whose process died (or, with ``restart``, run it anew)."""
     return _execute(settings, observer, lambda runner: runner.resume(
         run_id, wait=wait, restart=restart))
+
+
+def cancel_grace_s() -> float:
+    """How long a run canceled by Ctrl-C waits for its running steps to record how they
+    ended (a second Ctrl-C stops the wait), for interfaces to say so."""
+    from legato.engine.runner import CANCEL_GRACE_S
+
+    return CANCEL_GRACE_S

@@ -466,6 +466,12 @@ class RunTarget:
         keys = self.selection
         return ",".join(keys) if len(keys) <= MAX_NAMED_ASSETS else f"{len(keys)} assets"
 
+    @property
+    def assets_column(self) -> str | None:
+        """What ``runs.assets`` holds: every asset key of an asset run between commas
+        (``,a,b,c,``), so that one key is found with ``LIKE '%,b,%'``; None for others."""
+        return "," + ",".join(self.selection) + "," if self.kind == "assets" else None
+
     @classmethod
     def read(cls, kind: str, text: str, selection: Sequence[str] | None = None) -> RunTarget:
         """From a run's row (``kind``, ``target``) and the ``selection`` its first event

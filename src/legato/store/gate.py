@@ -42,6 +42,7 @@ from legato.store.events import (
     RunReleased,
     RunResumed,
     RunStarted,
+    RunTarget,
     StepFailed,
     StepReset,
     StepSettled,
@@ -299,6 +300,7 @@ def _run_row(event: Event, p: RunQueued | RunStarted, *, status: str,
         "priority": p.priority, "partition_key": p.partition_key,
         "trigger_key": p.trigger_key, "backfill_id": p.backfill_id,
         "started_at": None,
+        "assets": RunTarget.read(p.kind, p.target, p.selection).assets_column,
     }
     row.update(values)
     return row

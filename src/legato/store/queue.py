@@ -221,7 +221,7 @@ def queued_runs(store: SqlStore, *, target: str | None = None, since: float | No
     runs = schema.runs
     query = select(runs).where(runs.c.status == RunStatus.QUEUED)
     if target is not None:
-        query = query.where(runs.c.target == target)
+        query = query.where(schema.runs_of(target))
     if since is not None:
         query = query.where(runs.c.created_at >= since)
     query = query.order_by(desc(runs.c.priority), runs.c.created_at).limit(limit)

@@ -141,12 +141,16 @@ class SqliteReader:
 
     def list_runs(self, *, status: str | None = None, target: str | None = None,
                   since: float | None = None, limit: int = 50) -> list[RunRecord]:
-        where, params = [], []
-        for clause, value in (("status = ?", status or None), ("target = ?", target or None),
-                              ("created_at >= ?", since)):
-            if value is not None:
+        where: list[str] = []
+        params: list[Any] = []
+        for clause, values in (("status = ?", [status] if status else None),
+                               # a flow's name, or any asset of the run's selection
+                               ("(target = ? OR instr(assets, ?) > 0)",
+                                [target, f",{target},"] if target else None),
+                               ("created_at >= ?", [since] if since is not None else None)):
+            if values is not None:
                 where.append(clause)
-                params.append(value)
+                params.extend(values)
         sql = ("SELECT * FROM runs" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY created_at DESC LIMIT ?")
         return [run_record(row) for row in self._rows(sql, [*params, limit])]

@@ -18,7 +18,9 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    or_,
 )
+from sqlalchemy.sql.elements import ColumnElement
 
 metadata = MetaData()
 
@@ -50,6 +52,9 @@ runs = Table(
     Column("trigger_key", String(255)),  # schedule:nightly, sensor:x, backfill:id, manual
     Column("backfill_id", String(32)),
     Column("started_at", Float),  # when it started, or a worker claimed it (created_at: requested)
+    # an asset run's whole selection, ",a,b,c," (``target`` names at most eight), so that
+    # ``legato runs -t b`` finds it (migration 0005); None for flows and tasks
+    Column("assets", Text),
     Index("ix_runs_created", "created_at"),
     Index("ix_runs_target_created", "target", "created_at"),
     Index("ix_runs_idempotency_key", "idempotency_key", unique=True),
@@ -57,6 +62,13 @@ runs = Table(
     Index("ix_runs_queue", "status", "priority", "created_at"),
     Index("ix_runs_backfill", "backfill_id", "partition_key"),
 )
+
+
+def runs_of(target: str) -> ColumnElement[bool]:
+    """The runs of flow (or task) ``target``, and those that built asset ``target``, named
+    in their target or not (``runs.assets``); a LIKE wildcard in it matches only itself."""
+    return or_(runs.c.target == target,
+               runs.c.assets.contains(f",{target},", autoescape=True))
 
 steps = Table(
     "steps",

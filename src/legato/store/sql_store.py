@@ -304,7 +304,7 @@ class SqlStore:
         if status:
             query = query.where(runs.c.status == status)
         if target:
-            query = query.where(runs.c.target == target)
+            query = query.where(schema.runs_of(target))
         if since is not None:
             query = query.where(runs.c.created_at >= since)
         return [_run(row) for row in self._rows(query)]

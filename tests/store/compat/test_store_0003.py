@@ -125,3 +125,11 @@ def test_every_event_reads_as_its_typed_payload(store: SqlStore) -> None:
         assert target.text == run.target
         if run.kind == "assets":
             assert ",".join(target.selection) == run.target
+
+
+def test_runs_of_the_fixture_are_found_by_any_asset_of_their_selection(store: SqlStore
+                                                                      ) -> None:
+    """Migration 0005 fills ``runs.assets`` of existing runs from their target."""
+    found = {run.run_id for run in store.list_runs(target="doubled")}
+    assert found == {"1a23d07cc4a2825f", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"}
+    assert {run.target for run in store.list_runs(target="nightly")} == {"nightly"}

@@ -14,7 +14,8 @@ def assets(
         str | None,
         typer.Argument(metavar="FILE.py", show_default=False,
                        help="The definitions file (default: -m MODULE, else the "
-                       "definitions setting, else the assets known to the store)."),
+                       "definitions setting, else the definitions recorded in the "
+                       "store)."),
     ] = None,
     module: ModuleOption = None,
     json: JsonOption = False,
@@ -23,8 +24,9 @@ def assets(
 
     When (and how long ago), by which run, how many rows, and the data version; assets
     never materialized are listed as such; for partitioned assets, how many partitions
-    were materialized. Without definitions, lists the assets that
-    the store knows.
+    were materialized. Without definitions, lists the assets of the definitions recorded
+    in the store by the last run, worker or scheduler (without importing them), and any
+    other asset the store materialized.
     """
     from legato.cli.errors import CommandLineError
     from legato.cli.locate import definitions_target, load_project
@@ -45,6 +47,7 @@ def assets(
     console = make_console()
     if not found:
         console.print("no assets defined" if defs is not None else
-                      "no assets materialized yet (name the definitions to list every asset)")
+                      "no assets recorded yet (run or materialize once, or name the "
+                      "definitions)")
         return
     console.print(assets_table(found))

@@ -98,7 +98,7 @@ def _start(settings: Settings, items: list[str], *, module: str | None, first: s
            last: str | None, partitions: str | None, max_concurrent: int | None,
            rerun_failed: str | None, yes: bool, param: list[str] | None,
            detach: bool = False) -> ExitCode:
-    from legato.cli.locate import load_project, split_file
+    from legato.cli.locate import load_project, pasteable_hints, split_file
     from legato.cli.params import parse_params
     from legato.errors import LegatoError
     from legato.services.backfills import rerun_failed as start_rerun
@@ -127,9 +127,10 @@ def _start(settings: Settings, items: list[str], *, module: str | None, first: s
                                    hint="legato backfill events --from KEY --to KEY")
         keys = ([k.strip() for k in partitions.split(",") if k.strip()]
                 if partitions is not None else None)
-        record, new = start_backfill(settings, defs, names, first=first, last=last,
-                                     keys=keys, max_concurrent=max_concurrent,
-                                     params=parse_params(param), yes=yes)
+        with pasteable_hints(file, module):
+            record, new = start_backfill(settings, defs, names, first=first, last=last,
+                                         keys=keys, max_concurrent=max_concurrent,
+                                         params=parse_params(param), yes=yes)
     announce(record, new)
     if detach:
         from legato.cli.render import make_console

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from legato.cli.errors import CommandLineError
-from legato.cli.locate import load_project, split_file
+from legato.cli.locate import load_project, pasteable_hints, split_file
 from legato.cli.options import (
     ExecutorOption,
     FileArgument,
@@ -65,6 +65,8 @@ def materialize(
     defs = load_project(file, module, settings, "materialize")
     keys = select_assets(defs, names, partition)  # a bad selection fails before a run
     params = parse_params(param)
-    code = execute(settings, lambda observer: run_materialize(
-        settings, defs, keys, params=params, partition_key=partition, observer=observer))
+    with pasteable_hints(file, module):
+        code = execute(settings, lambda observer: run_materialize(
+            settings, defs, keys, params=params, partition_key=partition,
+            observer=observer))
     raise typer.Exit(code)

@@ -33,7 +33,7 @@ def runs(
     target: Annotated[
         str | None,
         typer.Option("--target", "-t", metavar="NAME",
-                     help="Only runs of this flow (or this asset selection)."),
+                     help="Only runs of this flow, or runs that built this asset."),
     ] = None,
     since: Annotated[
         str | None,

@@ -3,7 +3,6 @@ until SIGTERM or Ctrl-C."""
 
 from __future__ import annotations
 
-import signal
 import threading
 from typing import TYPE_CHECKING
 
@@ -32,7 +31,7 @@ def serve(
     Example: legato serve pipelines.py
     """
     from legato.cli.commands.scheduler import log_to, print_tick
-    from legato.cli.commands.worker import watch
+    from legato.cli.commands.worker import stopping_on_signals, watch
     from legato.cli.locate import load_project
     from legato.cli.render import make_console, where
     from legato.services import daemons
@@ -61,17 +60,8 @@ def serve(
 
     thread = threading.Thread(target=serve_until_stopped, name="legato-serve")
 
-    def on_signal(*_: object) -> None:  # the first stops; the second releases runs now
-        if stop.is_set():
-            server.worker.hurry()
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stopping_on_signals(settings, server.worker, stop):
         watch(console, server.worker, thread, stop, ends)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     if failure:
         raise failure[0]
     stats = server.worker.stats()

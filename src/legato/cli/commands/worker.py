@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from legato.cli.options import FileArgument, GraceOption, ModuleOption, SlotsOption
@@ -12,6 +15,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from legato.services.daemons import RunEnd, Worker
+    from legato.settings import Settings
 
 STATUS_EVERY_S = 0.5
 
@@ -53,20 +57,66 @@ def worker(
                   f"{where(settings.store_url)}", style="dim", markup=False, soft_wrap=True)
     thread = threading.Thread(target=the_worker.run, args=(stop,), name="legato-worker")
 
-    def on_signal(*_: object) -> None:  # the first stops claiming; the second hurries
-        if stop.is_set():
-            the_worker.hurry()
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stopping_on_signals(settings, the_worker, stop):
         watch(console, the_worker, thread, stop, ends)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     stats = the_worker.stats()
     console.print(f"worker stopped: {stats.succeeded} succeeded, {stats.failed} failed, "
                   f"{stats.released} released", markup=False)
+
+
+@contextlib.contextmanager
+def stopping_on_signals(settings: Settings, the_worker: Worker, stop: threading.Event
+                        ) -> Iterator[None]:
+    """SIGTERM or Ctrl-C sets ``stop`` (no more claims; the runs under way get the grace
+    period) and says at once, on stderr, what the process waits for and how to force it;
+    a second one releases the runs now (``Worker.hurry``), and says so."""
+    from legato.cli.render import make_console
+
+    err = make_console(stderr=True)
+
+    def on_signal(*_: object) -> None:
+        if stop.is_set():
+            the_worker.hurry()
+            err.print(f"releasing the runs under way now ({the_worker.stats().running}); "
+                      "another worker takes them over at once, or: legato resume RUN",
+                      markup=False, soft_wrap=True)
+            return
+        stop.set()
+        announce_stop(err, settings, the_worker)
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def announce_stop(err: Console, settings: Settings, the_worker: Worker) -> None:
+    """What a stopping worker waits for (each run and its running steps), and how to stop
+    it at once."""
+    from legato.services.daemons import under_way
+
+    try:
+        runs = under_way(settings, the_worker.owner)
+    except Exception as error:  # a store away must not hide the way out
+        err.print(f"stopping (the runs under way could not be read: {error})", markup=False,
+                  soft_wrap=True)
+        runs = None
+    if runs == []:
+        err.print("stopping: no runs under way", markup=False, soft_wrap=True)
+        return
+    if runs:
+        err.print(f"stopping: no new runs; waiting up to {the_worker.grace_s:g}s for "
+                  f"{len(runs)} run(s) under way, then releasing them to another worker:",
+                  markup=False, soft_wrap=True)
+        for run in runs:
+            steps = ", ".join(run.running_steps) or "between steps"
+            err.print(f"  run {run.run_id} {run.target}: {steps}", markup=False,
+                      soft_wrap=True)
+    err.print("press Ctrl-C again (or send SIGTERM again) to release them now; "
+              f"kill -9 {os.getpid()} stops at once, and the runs go on in another worker "
+              "or with legato resume RUN", markup=False, soft_wrap=True)
 
 
 def watch(console: Console, the_worker: Worker, thread: threading.Thread,

@@ -59,6 +59,11 @@ class AssetView:
     may be newer: a failure does not hide behind the last good materialization)."""
 
     asset_key: str
+    upstream: tuple[str, ...] = ()
+    """The assets it depends on (empty when it is not defined here: only the store knows
+    it)."""
+    description: str | None = None
+    owner: str | None = None
     latest_materialization: MaterializationView | None
     """Its newest materialization; None if never materialized."""
     latest_outcome: AssetOutcomeView | None

@@ -81,3 +81,14 @@ class RunOutcome:
     run_id: str
     status: str
     output: Any = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnderWayView:
+    """A run that a stopping process still executes: what its shutdown waits for."""
+
+    run_id: str
+    target: str
+    """The flow's name, or the asset selection."""
+    running_steps: tuple[str, ...]
+    """The steps of the run running now, by step key."""

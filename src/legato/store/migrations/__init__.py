@@ -1,3 +1,3 @@
 """Alembic migrations of the store schema. ``HEAD`` must name the newest revision."""
 
-HEAD = "0004"
+HEAD = "0005"
