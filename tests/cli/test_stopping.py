@@ -13,28 +13,11 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 import pytest
+from tests.cli.test_worker import SLEEPY  # the same long-napping flow
 
 if TYPE_CHECKING:
     from tests.cli.conftest import Cli, Script
 
-SLEEPY = '''
-import time
-from pathlib import Path
-
-import legato as lg
-
-
-@lg.task
-def nap(seconds: float) -> float:
-    Path(__file__).with_name("napping").touch()
-    time.sleep(seconds)
-    return seconds
-
-
-@lg.flow
-def sleepy(seconds: float = 60.0) -> float:
-    return nap(seconds)
-'''
 
 
 class Watched:
