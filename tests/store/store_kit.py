@@ -4,6 +4,7 @@ that computes what the projections must hold from the events alone."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import uuid
@@ -12,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, create_engine, func, select
 
 from legato.store import schema
 from legato.store.records import Event, StoredValue
-from legato.store.sql_store import SqlStore, _step
+from legato.store.sql_store import MIGRATIONS, SqlStore, _step
 
 T0 = 1_700_000_000.0
 
@@ -178,3 +179,22 @@ def per_run(store: SqlStore, table: Any, **where: Any) -> dict[str, int]:
         query = query.where(table.c[column] == value)
     with store.engine.connect() as connection:
         return {run_id: int(n) for run_id, n in connection.execute(query)}
+
+
+@contextlib.contextmanager
+def at_revision(url: str, revision: str) -> Iterator[Connection]:
+    """A store at ``url`` migrated only up to ``revision``: a connection to fill it as an
+    older legato would have, committed on exit (then ``SqlStore(url)`` migrates it)."""
+    from alembic import command
+    from alembic.config import Config
+
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS))
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
+            yield connection
+    finally:
+        engine.dispose()

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from alembic.config import Config
 from sqlalchemy import create_engine, text
-from store_kit import BackendSuite, OnPostgres, OnSqlite
+from store_kit import BackendSuite, OnPostgres, OnSqlite, at_revision
 
 import legato as lg
 from legato.definitions.catalog import current_catalog
@@ -192,19 +192,9 @@ def _dump(url: str) -> dict[str, list[tuple[Any, ...]]]:
 @pytest.fixture
 def store_0003(url: str) -> Iterator[str]:
     """A store at revision 0003 holding a row in every table."""
-    from alembic import command
-
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0003")
-            for insert in ROWS_0003.values():
-                connection.execute(text(insert))
-    finally:
-        engine.dispose()
+    with at_revision(url, "0003") as connection:
+        for insert in ROWS_0003.values():
+            connection.execute(text(insert))
     yield url
 
 

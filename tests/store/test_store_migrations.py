@@ -19,7 +19,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, inspect, text
-from store_kit import run_started
+from store_kit import at_revision, run_started
 
 from legato.errors import SchemaVersionError, StoreError
 from legato.store import schema
@@ -187,20 +187,10 @@ def test_two_processes_create_a_new_sqlite_store_at_once(
 def test_a_store_of_the_previous_revision_is_migrated_with_its_runs(url: str) -> None:
     """A 0002 store (before the run queue) opens at HEAD; its runs read back unchanged,
     with the queue's columns at their defaults."""
-    from alembic import command
-
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0002")
-            connection.execute(text(
-                "INSERT INTO runs (run_id, kind, target, status, params, tags, created_at) "
-                "VALUES ('r0002', 'flow', 'nightly', 'succeeded', '{\"n\": 1}', '[]', 5.0)"))
-    finally:
-        engine.dispose()
+    with at_revision(url, "0002") as connection:
+        connection.execute(text(
+            "INSERT INTO runs (run_id, kind, target, status, params, tags, created_at) "
+            "VALUES ('r0002', 'flow', 'nightly', 'succeeded', '{\"n\": 1}', '[]', 5.0)"))
     assert _version(url) == "0002"
     with SqlStore(url) as store:
         run = store.get_run("r0002")
@@ -212,31 +202,21 @@ def test_a_store_of_the_previous_revision_is_migrated_with_its_runs(url: str) ->
 def test_runs_of_a_0004_store_are_found_by_any_asset_they_built(url: str) -> None:
     """0005 fills ``runs.assets`` of existing runs: from the target, or, when the target
     only counts the assets, from the selection the run's first event recorded."""
-    from alembic import command
-
     many = [f"a{i}" for i in range(12)]
-    engine = create_engine(url)
-    try:
-        with engine.begin() as connection:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = connection
-            command.upgrade(config, "0004")
-            for run_id, kind, target, at in (("r-flow", "flow", "a1", 1.0),
-                                             ("r-few", "assets", "a0,a1,a2", 2.0),
-                                             ("r-many", "assets", "12 assets", 3.0),
-                                             ("r-lost", "assets", "9 assets", 4.0)):
-                connection.execute(text(
-                    "INSERT INTO runs (run_id, kind, target, status, params, tags, "
-                    "created_at) VALUES (:run_id, :kind, :target, 'succeeded', '{}', '[]', "
-                    ":at)"), {"run_id": run_id, "kind": kind, "target": target, "at": at})
+    with at_revision(url, "0004") as connection:
+        for run_id, kind, target, at in (("r-flow", "flow", "a1", 1.0),
+                                         ("r-few", "assets", "a0,a1,a2", 2.0),
+                                         ("r-many", "assets", "12 assets", 3.0),
+                                         ("r-lost", "assets", "9 assets", 4.0)):
             connection.execute(text(
-                "INSERT INTO events (run_id, kind, at, data) VALUES "
-                "('r-many', 'run_started', 3.0, :data)"),
-                {"data": json.dumps({"kind": "assets", "target": "12 assets",
-                                     "selection": many})})
-    finally:
-        engine.dispose()
+                "INSERT INTO runs (run_id, kind, target, status, params, tags, "
+                "created_at) VALUES (:run_id, :kind, :target, 'succeeded', '{}', '[]', "
+                ":at)"), {"run_id": run_id, "kind": kind, "target": target, "at": at})
+        connection.execute(text(
+            "INSERT INTO events (run_id, kind, at, data) VALUES "
+            "('r-many', 'run_started', 3.0, :data)"),
+            {"data": json.dumps({"kind": "assets", "target": "12 assets",
+                                 "selection": many})})
     with SqlStore(url) as store:
         assert [r.run_id for r in store.list_runs(target="a1")] == ["r-many", "r-few",
                                                                     "r-flow"]
